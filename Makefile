@@ -1,0 +1,47 @@
+# Recorda — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONDONTWRITEBYTECODE := 1
+MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+
+.PHONY: run test venv train validate clean bench remind
+
+## make run: install, train if needed, start every service with sandbox defaults
+run: venv models/.current
+	$(BIN)/python -m bot.dev
+
+## make test: data validation, the pytest suites (end-to-end included) and Rasa test stories
+test: venv models/.current validate
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/rasa test core --stories tests/stories --fail-on-prediction-errors --out var/results --model models/current.tar.gz
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: requirements.txt
+	@py=$$(scripts/find-python310) || exit 1; \
+	  [ -x $(BIN)/python ] || $$py -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+validate: venv
+	$(BIN)/rasa data validate --data data --domain domain.yml --config config.yml
+
+## train: one model, written to models/current.tar.gz
+train: models/.current
+models/.current: $(BIN)/.installed $(MODEL_INPUTS)
+	$(BIN)/rasa train --data data --domain domain.yml --config config.yml --out models --fixed-model-name current
+	touch $@
+
+bench: venv models/.current
+	$(BIN)/python -m bench.reminder_dispatch
+	$(BIN)/python -m bench.button_latency
+
+clean:
+	rm -rf var models/*.tar.gz models/.current
+
+## make remind: send the reminders of the next service day (while `make run` runs)
+remind: venv
+	$(BIN)/python -m bot.reminders send --tomorrow

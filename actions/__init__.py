@@ -1,0 +1,1 @@
+"""Recorda's custom actions (rasa-sdk), one module per concern."""

@@ -1,0 +1,111 @@
+"""What every action needs: the settings, one booking-system client and the
+stores (created once per action-server process), the sender's number, the
+conversation's language, and the ownership rule."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any, Callable, List, Optional
+
+from rasa_sdk import Tracker
+
+from bot.booking import Appointment, AppointmentNotFound, BookingSystem
+from bot.booking.outbox import BookingOutbox
+from bot.booking.rest import booking_system_from_settings
+from bot.config import Settings
+from bot.i18n import normalise_language
+from bot.phone import mask, to_e164
+from bot.reminders.store import ReminderStore
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    """Lazily built, shared by all actions of the process."""
+    _settings: Optional[Settings] = None
+    _booking: Optional[BookingSystem] = None
+    _reminders: Optional[ReminderStore] = None
+    _outbox: Optional[BookingOutbox] = None
+
+    @classmethod
+    def settings(cls) -> Settings:
+        if cls._settings is None:
+            cls._settings = Settings.from_env()
+        return cls._settings
+
+    @classmethod
+    def booking(cls) -> BookingSystem:
+        if cls._booking is None:
+            cls._booking = booking_system_from_settings(cls.settings())
+        return cls._booking
+
+    @classmethod
+    def reminders(cls) -> ReminderStore:
+        if cls._reminders is None:
+            cls._reminders = ReminderStore(cls.settings().db_url)
+        return cls._reminders
+
+    @classmethod
+    def outbox(cls) -> BookingOutbox:
+        if cls._outbox is None:
+            cls._outbox = BookingOutbox(cls.settings().db_url)
+        return cls._outbox
+
+    @classmethod
+    def reset(cls) -> None:
+        """For tests that change the environment between cases."""
+        cls._settings = cls._booking = cls._reminders = cls._outbox = None
+
+
+async def in_thread(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Runs blocking store calls off the action server's event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+
+def sender_phone(tracker: Tracker) -> Optional[str]:
+    """The citizen's E.164 number: the conversation id on WhatsApp."""
+    return to_e164(tracker.sender_id, Services.settings().default_region)
+
+
+def language(tracker: Tracker) -> str:
+    return normalise_language(tracker.get_slot("language") or "", Services.settings().default_language)
+
+
+def requested_appointment_id(tracker: Tracker) -> Optional[str]:
+    """The appointment named by the latest message (a button's payload), else
+    the one the conversation is about (set by the reminder)."""
+    entity = next(tracker.get_latest_entity_values("appointment_id"), None)
+    return str(entity) if entity else tracker.get_slot("appointment_id")
+
+
+def owns(appointment: Appointment, tracker: Tracker) -> bool:
+    """Security rule: an action acts only on the sender's own appointments."""
+    phone = sender_phone(tracker)
+    owner = to_e164(appointment.phone, Services.settings().default_region)
+    if phone is None or owner != phone:
+        log.warning("Refused: %s asked about appointment %s, which belongs to another number",
+                    mask(tracker.sender_id), appointment.id)
+        return False
+    return True
+
+
+async def owned_appointment(tracker: Tracker, appointment_id: str) -> Optional[Appointment]:
+    """The appointment if it exists and belongs to the sender; None otherwise.
+    Raises BookingUnavailable when the booking system cannot answer."""
+    try:
+        appointment = await Services.booking().get_appointment(appointment_id)
+    except AppointmentNotFound:
+        log.warning("%s referred to unknown appointment %s", mask(tracker.sender_id), appointment_id)
+        return None
+    return appointment if owns(appointment, tracker) else None
+
+
+async def upcoming_for_sender(tracker: Tracker) -> List[Appointment]:
+    phone = sender_phone(tracker)
+    if phone is None:
+        return []
+    from datetime import datetime
+    today = datetime.now(Services.settings().timezone).date()
+    found = await Services.booking().upcoming_appointments(phone, today)
+    return [a for a in found if a.is_active and owns(a, tracker)]

@@ -1,0 +1,39 @@
+"""Says a domain response in a given language, filling in its placeholders.
+
+Rasa renders a response with the slots as they were *before* the action ran,
+so an action that learns the citizen's language from the booking record in
+the same turn picks the variation itself, from the domain it is given."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk.executor import CollectingDispatcher
+
+log = logging.getLogger(__name__)
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _variation(domain: Dict[str, Any], name: str, language: str) -> Dict[str, Any]:
+    variations = domain.get("responses", {}).get(name)
+    if not variations:
+        raise KeyError(f"response {name} is not in the domain")
+    default = None
+    for variation in variations:
+        conditions = variation.get("condition") or []
+        if not conditions:
+            default = default or variation
+        elif any(c.get("name") == "language" and c.get("value") == language for c in conditions):
+            return variation
+    return default or variations[0]
+
+
+def render(domain: Dict[str, Any], name: str, language: str, **values: Any) -> str:
+    text = _variation(domain, name, language).get("text", "")
+    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
+
+
+def say(dispatcher: CollectingDispatcher, domain: Dict[str, Any], name: str, language: str,
+        buttons: Optional[List[Dict[str, str]]] = None, **values: Any) -> None:
+    dispatcher.utter_message(text=render(domain, name, language, **values), buttons=buttons or [])

@@ -1,0 +1,1 @@
+"""Recorda: the application around the Rasa assistant."""

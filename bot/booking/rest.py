@@ -1,0 +1,154 @@
+"""The reference booking adapter: the REST API in bot/booking/openapi.yaml,
+spoken with aiohttp."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+from typing import Any, List, Optional
+from urllib.parse import quote
+
+import aiohttp
+
+from bot.booking import (
+    Appointment, AppointmentNotFound, BookingError, BookingRefused, BookingSystem,
+    BookingUnavailable, Office, Procedure,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt: network trouble or a 5xx."""
+
+
+class RestBookingSystem(BookingSystem):
+    """Every call may be retried: reads are safe and the writes (confirm,
+    cancel, attendance) are idempotent in the API."""
+
+    BACKOFF_SECONDS = 0.2  # doubled at each retry
+
+    def __init__(self, base_url: str, token: str, timeout: float = 5.0, retries: int = 2):
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._retries = retries
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the running event loop.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def list_offices(self) -> List[Office]:
+        return [Office.from_dict(o) for o in await self._request("GET", "/offices")]
+
+    async def get_office(self, office_id: str) -> Office:
+        return Office.from_dict(await self._request("GET", "/offices/" + _segment(office_id)))
+
+    async def get_procedure(self, procedure_id: str) -> Procedure:
+        return Procedure.from_dict(await self._request("GET", "/procedures/" + _segment(procedure_id)))
+
+    async def list_appointments(self, day: date, office_id: str) -> List[Appointment]:
+        params = {"date": day.isoformat(), "office_id": office_id}
+        return [Appointment.from_dict(a) for a in await self._request("GET", "/appointments", params=params)]
+
+    async def upcoming_appointments(self, phone_e164: str, from_day: date) -> List[Appointment]:
+        params = {"phone": phone_e164, "from": from_day.isoformat()}
+        return [Appointment.from_dict(a) for a in await self._request("GET", "/appointments", params=params)]
+
+    async def get_appointment(self, appointment_id: str) -> Appointment:
+        return Appointment.from_dict(await self._request("GET", _appointment_path(appointment_id)))
+
+    async def confirm(self, appointment_id: str) -> Appointment:
+        return Appointment.from_dict(await self._request("POST", _appointment_path(appointment_id, "confirm")))
+
+    async def cancel(self, appointment_id: str) -> Appointment:
+        return Appointment.from_dict(await self._request("POST", _appointment_path(appointment_id, "cancel")))
+
+    async def record_attendance(self, appointment_id: str, attended: bool) -> Appointment:
+        path = _appointment_path(appointment_id, "attendance")
+        return Appointment.from_dict(await self._request("POST", path, json={"attended": attended}))
+
+    async def booking_link(self, language: str) -> str:
+        body = await self._request("GET", "/booking-link", params={"language": language})
+        return body["url"]
+
+    async def _request(self, method: str, path: str, **kwargs) -> Any:
+        """The decoded JSON body, after up to `retries` more attempts with
+        exponential backoff when the system is unreachable or failing."""
+        for attempt in range(self._retries + 1):
+            try:
+                return await self._attempt(method, path, **kwargs)
+            except _Retryable as exc:
+                if attempt == self._retries:
+                    raise BookingUnavailable(f"booking system unavailable: {exc}") from exc
+                delay = self.BACKOFF_SECONDS * 2 ** attempt
+                logger.warning("booking %s %s failed (%s); retrying in %.1f s", method, path, exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _attempt(self, method: str, path: str, **kwargs) -> Any:
+        try:
+            async with self._client().request(method, self._base_url + path, **kwargs) as resp:
+                body = await _json_or_none(resp)
+                status = resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise _Retryable(str(exc) or type(exc).__name__) from exc
+        if status >= 500:
+            raise _Retryable(f"HTTP {status} {_error(body)[1]}".strip())
+        if status >= 400:
+            raise _client_error(status, body)
+        if body is None:
+            raise BookingUnavailable(f"booking system answered {method} {path} without a JSON body")
+        return body
+
+
+def _segment(value: str) -> str:
+    """A path segment; quoting keeps an id from ever reaching another path."""
+    return quote(str(value), safe="")
+
+
+def _appointment_path(appointment_id: str, action: str = "") -> str:
+    path = "/appointments/" + _segment(appointment_id)
+    return f"{path}/{action}" if action else path
+
+
+async def _json_or_none(resp: aiohttp.ClientResponse) -> Any:
+    try:
+        return await resp.json(content_type=None)
+    except ValueError:  # an HTML error page from a proxy, say
+        return None
+
+
+def _error(body: Any) -> tuple:
+    """(code, message) from the API's error envelope, tolerating its absence."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", ""
+    return str(error.get("code", "")), str(error.get("message", ""))
+
+
+def _client_error(status: int, body: Any) -> BookingError:
+    code, message = _error(body)
+    if status == 404:
+        return AppointmentNotFound(message or "not found")
+    if status == 401:
+        return BookingError("the booking system rejected the token: check RECORDA_BOOKING_TOKEN "
+                            "(settings.booking_token)")
+    if status in (400, 409, 422):
+        return BookingRefused(code or f"http_{status}", message or f"refused with HTTP {status}")
+    return BookingError(f"booking system answered HTTP {status}: {message or code}")
+
+
+def booking_system_from_settings(settings) -> BookingSystem:
+    """The adapter configured by `bot.config.Settings`."""
+    return RestBookingSystem(settings.booking_url, settings.booking_token)

@@ -1,0 +1,61 @@
+"""Settings shared by every Recorda process, read from the environment.
+
+Defaults are the embedded sandbox set-up (`make run`): SQLite under var/,
+the sandbox booking service and the WhatsApp simulator on localhost.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("RECORDA_VAR_DIR", PROJECT_ROOT / "var"))
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _read_secret(name: str) -> str:
+    """A secret that `make run` generated into var/ (e.g. Rasa's API token)."""
+    path = VAR_DIR / name
+    return path.read_text().strip() if path.exists() else ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str
+    booking_url: str
+    booking_token: str
+    rasa_url: str
+    rasa_token: str
+    timezone: ZoneInfo
+    default_region: str
+    default_language: str
+    offices: tuple = field(default_factory=tuple)
+    holidays: tuple = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        return cls(
+            db_url=_env("RECORDA_DB_URL", f"sqlite:///{VAR_DIR / 'recorda.db'}"),
+            booking_url=_env("RECORDA_BOOKING_URL", "http://127.0.0.1:8081/api/v1").rstrip("/"),
+            booking_token=_env("RECORDA_BOOKING_TOKEN", "sandbox-booking-token"),
+            rasa_url=_env("RECORDA_RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_token=_env("RECORDA_RASA_TOKEN", _read_secret("rasa-token")),
+            timezone=ZoneInfo(_env("RECORDA_TIMEZONE", "Europe/Madrid")),
+            default_region=_env("RECORDA_DEFAULT_REGION", "ES"),
+            default_language=_env("RECORDA_DEFAULT_LANGUAGE", "ca"),
+            offices=tuple(o for o in _env("RECORDA_OFFICES", "").split(",") if o),
+            # Public holidays (YYYY-MM-DD, comma-separated): no service, no reminders.
+            holidays=tuple(date.fromisoformat(d.strip())
+                           for d in _env("RECORDA_HOLIDAYS", "").split(",") if d.strip()),
+        )
+
+
+SUPPORTED_LANGUAGES = ("ca", "es", "en")

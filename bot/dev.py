@@ -1,0 +1,216 @@
+"""Starts Recorda with its embedded defaults on this machine: the sandbox
+booking service, the WhatsApp simulator, the action server, the Rasa server
+and the worker, each a real process, all on localhost. `make run` calls it;
+the end-to-end tests and the benchmarks use `Stack` the same way.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from bot.config import PROJECT_ROOT, VAR_DIR
+
+SANDBOX_ACCESS_KEY = "sandbox-access-key"
+SANDBOX_SIGNING_KEY = "sandbox-signing-key"
+SANDBOX_CHANNEL_ID = "sandbox-whatsapp-channel"
+SANDBOX_BOOKING_TOKEN = "sandbox-booking-token"
+
+
+@dataclass
+class Ports:
+    rasa: int = 5005
+    actions: int = 5055
+    booking: int = 8081
+    simulator: int = 8082
+
+
+@dataclass
+class Service:
+    name: str
+    args: List[str]
+    health_url: str
+    process: Optional[subprocess.Popen] = None
+
+
+@dataclass
+class Stack:
+    var_dir: Path = VAR_DIR
+    ports: Ports = field(default_factory=Ports)
+    model: Path = PROJECT_ROOT / "models" / "current.tar.gz"
+    endpoints: Optional[Path] = None          # default: the repository's endpoints.yml
+    status_delays: str = "0.5,1.5,4"
+    bench_appointments: int = 0
+    rasa_token: str = ""
+    extra_env: Dict[str, str] = field(default_factory=dict)
+    services: List[Service] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.var_dir = Path(self.var_dir)
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        (self.var_dir / "logs").mkdir(exist_ok=True)
+        if not self.rasa_token:
+            self.rasa_token = self._persistent_token()
+
+    def _persistent_token(self) -> str:
+        # Rasa's HTTP API only answers with this token; the job reads it too.
+        path = self.var_dir / "rasa-token"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(24))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def booking_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.booking}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.simulator}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.rasa_url}/webhooks/messagebird/webhook"
+
+    def env(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "RECORDA_VAR_DIR": str(self.var_dir),
+            "RECORDA_DB_URL": f"sqlite:///{self.var_dir / 'recorda.db'}",
+            "RECORDA_BOOKING_URL": f"{self.booking_url}/api/v1",
+            "RECORDA_BOOKING_TOKEN": SANDBOX_BOOKING_TOKEN,
+            "RECORDA_RASA_URL": self.rasa_url,
+            "RECORDA_RASA_TOKEN": self.rasa_token,
+            "MESSAGEBIRD_API_URL": f"{self.simulator_url}/v1",
+            "MESSAGEBIRD_ACCESS_KEY": SANDBOX_ACCESS_KEY,
+            "MESSAGEBIRD_SIGNING_KEY": SANDBOX_SIGNING_KEY,
+            "MESSAGEBIRD_CHANNEL_ID": SANDBOX_CHANNEL_ID,
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SANIC_HOST": "127.0.0.1",
+            "PYTHONPATH": str(PROJECT_ROOT),
+        })
+        env.update(self.extra_env)
+        return env
+
+    def _services(self) -> List[Service]:
+        py = sys.executable
+        bin_dir = Path(sys.executable).parent
+        booking = [py, "-m", "bot.sandbox.booking_service", "--host", "127.0.0.1",
+                   "--port", str(self.ports.booking), "--db", str(self.var_dir / "booking.db"),
+                   "--token", SANDBOX_BOOKING_TOKEN]
+        if self.bench_appointments:
+            booking += ["--reseed", "--bench-appointments", str(self.bench_appointments)]
+        return [
+            Service("booking sandbox", booking, f"{self.booking_url}/sandbox/health"),
+            Service("WhatsApp simulator", [
+                py, "-m", "bot.sandbox.whatsapp_simulator", "--host", "127.0.0.1",
+                "--port", str(self.ports.simulator), "--access-key", SANDBOX_ACCESS_KEY,
+                "--signing-key", SANDBOX_SIGNING_KEY, "--channel-id", SANDBOX_CHANNEL_ID,
+                "--webhook-url", self.webhook_url, "--status-delays", self.status_delays],
+                f"{self.simulator_url}/sim/health"),
+            Service("action server", [py, "-m", "rasa_sdk", "--actions", "actions",
+                                      "--port", str(self.ports.actions)],
+                    f"http://127.0.0.1:{self.ports.actions}/health"),
+            Service("Rasa", [str(bin_dir / "rasa"), "run", "--enable-api", "--auth-token", self.rasa_token,
+                             "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
+                             "--model", str(self.model), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+                             "--endpoints", str(self.endpoints or PROJECT_ROOT / "endpoints.yml")],
+                    f"{self.rasa_url}/status?token={self.rasa_token}"),
+            Service("worker", [py, "-m", "bot.worker"], ""),
+        ]
+
+    def start(self, timeout: float = 180.0) -> None:
+        env = self.env()
+        self.services = self._services()
+        for service in self.services:
+            log = open(self.var_dir / "logs" / f"{service.name.replace(' ', '-')}.log", "ab")
+            service.process = subprocess.Popen(service.args, cwd=PROJECT_ROOT, env=env, stdout=log,
+                                               stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        for service in self.services:
+            if service.health_url:
+                self._wait_healthy(service, deadline)
+
+    def _wait_healthy(self, service: Service, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited ({service.process.returncode}); "
+                                   f"see {self.log_path(service)}\n{self.log_tail(service)}")
+            try:
+                with urllib.request.urlopen(service.health_url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{service.name} did not start in time; see {self.log_path(service)}\n"
+                           f"{self.log_tail(service)}")
+
+    def log_path(self, service: Service) -> Path:
+        return self.var_dir / "logs" / f"{service.name.replace(' ', '-')}.log"
+
+    def log_tail(self, service: Service, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path(service).read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            if service.process and service.process.poll() is None:
+                os.killpg(service.process.pid, signal.SIGTERM)
+        for service in self.services:
+            if service.process:
+                try:
+                    service.process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(service.process.pid, signal.SIGKILL)
+
+
+def main() -> int:
+    stack = Stack()
+    print("Starting Recorda (sandbox booking service, WhatsApp simulator, actions, Rasa, worker)…")
+    print(f"Logs: {stack.var_dir / 'logs'}")
+    try:
+        stack.start()
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        stack.stop()
+        return 1
+    print(f"""
+Recorda is running:
+  WhatsApp simulator (the citizen's phone)  {stack.simulator_url}/
+  Sandbox booking service (appointments)    {stack.booking_url}/
+  Rasa server (API behind a token)          {stack.rasa_url}
+  MessageBird webhook                       {stack.webhook_url}
+
+Send tomorrow's reminders, in another terminal:
+  make remind          (or: .venv/bin/python -m bot.reminders send --tomorrow)
+
+Press Ctrl-C to stop.""", flush=True)
+    try:
+        while all(s.process.poll() is None for s in stack.services):
+            time.sleep(1)
+        dead = [s.name for s in stack.services if s.process.poll() is not None]
+        print(f"Stopped because {', '.join(dead)} exited; see {stack.var_dir / 'logs'}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

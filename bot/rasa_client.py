@@ -1,0 +1,34 @@
+"""Starts bot turns in a conversation from outside (the daily job, the retry
+queue) through Rasa's HTTP API: `trigger_intent` with an EXTERNAL_ intent,
+sent through the named output channel (`latest` cannot work for a first
+message, see docs/rasa-notes)."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+from urllib.parse import quote
+
+import aiohttp
+
+
+class RasaUnavailable(Exception):
+    """Rasa could not be reached or failed; the caller may retry."""
+
+
+async def trigger_intent(session: aiohttp.ClientSession, rasa_url: str, token: str,
+                         conversation_id: str, intent: str, entities: Dict[str, Any],
+                         output_channel: str = "messagebird",
+                         timeout: float = 30.0) -> Optional[dict]:
+    url = f"{rasa_url}/conversations/{quote(conversation_id, safe='')}/trigger_intent"
+    params = {"output_channel": output_channel}
+    if token:
+        params["token"] = token
+    try:
+        async with session.post(url, params=params, json={"name": intent, "entities": entities},
+                                timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            if resp.status >= 500:
+                raise RasaUnavailable(f"Rasa answered {resp.status}: {(await resp.text())[:200]}")
+            if resp.status >= 400:
+                raise ValueError(f"Rasa refused trigger_intent ({resp.status}): {(await resp.text())[:300]}")
+            return await resp.json()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RasaUnavailable(f"Rasa unreachable at {rasa_url}: {exc!r}") from exc

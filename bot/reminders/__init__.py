@@ -1,0 +1,1 @@
+"""Day-before reminders: the daily job, the reminder store and its states."""

@@ -1,0 +1,117 @@
+"""Command line of the reminders.
+
+    python -m bot.reminders send --tomorrow            # the next service day
+    python -m bot.reminders send --date 2026-12-01 --office oac-centre --dry-run
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import date, datetime
+from typing import List, Optional
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from bot.booking import BookingError
+from bot.booking.rest import booking_system_from_settings
+from bot.config import Settings
+from bot.i18n import format_when
+from bot.phone import mask
+from bot.reminders.job import JobSummary, next_service_day, run_job
+
+console = Console()
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot.reminders", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    send = sub.add_parser("send", help="send the day-before reminders")
+    when = send.add_mutually_exclusive_group()
+    when.add_argument("--tomorrow", action="store_true",
+                      help="the next service day (default; on a Friday that is Monday)")
+    when.add_argument("--date", type=date.fromisoformat, help="a service day, YYYY-MM-DD")
+    send.add_argument("--office", action="append", dest="offices",
+                      help="only this office (repeatable); default: every office")
+    send.add_argument("--dry-run", action="store_true", help="print what would be sent, send nothing")
+    send.add_argument("--rate", type=float, default=80.0, help="reminders per second at most (80)")
+    send.add_argument("--concurrency", type=int, default=16, help="reminders in flight at once (16)")
+    send.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def _progress_factory(progress: Progress):
+    def start(total: int):
+        task = progress.add_task("Sending reminders", total=total)
+        return lambda: progress.advance(task)
+    return start
+
+
+def print_plan(summary: JobSummary, settings: Settings) -> None:
+    table = Table(title=f"Would send {len(summary.planned)} reminders for {summary.service_day}")
+    for column in ("appointment", "office", "when", "language", "phone"):
+        table.add_column(column)
+    for item in summary.planned:
+        a = item.appointment
+        table.add_row(a.id, a.office_id, format_when(a.starts_at, a.language, settings.timezone),
+                      a.language, mask(item.phone))
+    console.print(table)
+
+
+def print_summary(summary: JobSummary) -> None:
+    table = Table(title=f"Reminders for {summary.service_day}")
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    table.add_row("sent", str(summary.sent))
+    table.add_row("skipped: already sent earlier", str(summary.already_done))
+    table.add_row("skipped: appointment no longer active", str(summary.not_active))
+    for reason, count in sorted(summary.failed.items()):
+        table.add_row(f"failed: {reason}", str(count))
+    table.add_row("total appointments", str(summary.total), style="bold")
+    console.print(table)
+
+
+async def send(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    today = datetime.now(settings.timezone).date()
+    service_day = args.date or next_service_day(today, settings.holidays)
+    if not args.dry_run and not settings.rasa_token:
+        console.print("[red]No Rasa API token: set RECORDA_RASA_TOKEN (make run writes var/rasa-token).")
+        return 2
+    booking = booking_system_from_settings(settings)
+    try:
+        if args.no_progress or args.dry_run:
+            summary = await run_job(settings, booking, service_day, args.offices or settings.offices or None,
+                                    args.dry_run, args.rate, args.concurrency)
+        else:
+            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeRemainingColumn()]
+            with Progress(*columns, console=console) as progress:
+                summary = await run_job(settings, booking, service_day,
+                                        args.offices or settings.offices or None, False, args.rate,
+                                        args.concurrency, progress=_progress_factory(progress))
+    except BookingError as exc:
+        console.print(f"[red]The booking system could not be read: {exc}")
+        return 1
+    finally:
+        await booking.close()
+    if args.dry_run:
+        print_plan(summary, settings)
+    print_summary(summary)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    if args.command == "send":
+        return asyncio.run(send(args))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

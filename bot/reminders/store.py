@@ -1,0 +1,280 @@
+"""The reminder store: one row per appointment reminder with its current
+state, and an append-only history of every event that reached it.
+
+Used by several processes at once (the daily job, the Rasa connector, the
+action server), so every change is a short transaction and the moves that
+must happen once (claiming a reminder for sending) are atomic updates.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import List, Optional
+
+from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, String,
+                        Table, Text, delete, insert, select, update)
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import get_engine, metadata
+from bot.reminders import states
+
+log = logging.getLogger(__name__)
+
+reminders = Table(
+    "reminders", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("appointment_id", String(64), nullable=False, unique=True),
+    Column("service_date", Date, nullable=True, index=True),
+    Column("office_id", String(64), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("language", String(8), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(48), nullable=True),
+    Column("error_code", Integer, nullable=True),
+    Column("provider_message_id", String(64), nullable=True, unique=True),
+    Column("was_read", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+)
+
+# Statuses that arrived before the send that produced the message was
+# recorded (the provider can be faster than our own bookkeeping), or for
+# messages that are not reminders; replayed by mark_sent.
+unmatched_statuses = Table(
+    "unmatched_statuses", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), nullable=False, index=True),
+    Column("status", String(32), nullable=False),
+    Column("error_code", Integer, nullable=True),
+    Column("reason", String(48), nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+reminder_events = Table(
+    "reminder_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reminder_id", Integer, ForeignKey("reminders.id"), nullable=False, index=True),
+    Column("event", String(24), nullable=False),
+    Column("applied", Boolean, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("detail", Text, nullable=True),
+)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(value: Optional[datetime]) -> Optional[datetime]:
+    # SQLite returns naive datetimes; every time stored here is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+@dataclass(frozen=True)
+class Reminder:
+    id: int
+    appointment_id: str
+    service_date: Optional[date]
+    office_id: Optional[str]
+    phone: Optional[str]
+    language: Optional[str]
+    state: str
+    reason: Optional[str]
+    error_code: Optional[int]
+    provider_message_id: Optional[str]
+    was_read: bool
+    created_at: datetime
+    updated_at: datetime
+    sent_at: Optional[datetime]
+
+    @classmethod
+    def from_row(cls, row) -> "Reminder":
+        d = dict(row._mapping)
+        for key in ("created_at", "updated_at", "sent_at"):
+            d[key] = _aware(d[key])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ReminderEvent:
+    event: str
+    applied: bool
+    at: datetime
+    source: str
+    detail: Optional[dict]
+
+
+class ReminderStore:
+    def __init__(self, db_url: str):
+        self.engine = get_engine(db_url)
+
+    # --- reading ----------------------------------------------------------
+    def get(self, appointment_id: str) -> Optional[Reminder]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(reminders).where(
+                reminders.c.appointment_id == appointment_id)).first()
+        return Reminder.from_row(row) if row else None
+
+    def by_provider_message(self, message_id: str) -> Optional[Reminder]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(reminders).where(
+                reminders.c.provider_message_id == message_id)).first()
+        return Reminder.from_row(row) if row else None
+
+    def for_day(self, service_date: date) -> List[Reminder]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(reminders).where(
+                reminders.c.service_date == service_date).order_by(reminders.c.id)).all()
+        return [Reminder.from_row(r) for r in rows]
+
+    def history(self, appointment_id: str) -> List[ReminderEvent]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(reminder_events).join(reminders, reminders.c.id == reminder_events.c.reminder_id)
+                .where(reminders.c.appointment_id == appointment_id)
+                .order_by(reminder_events.c.id)).all()
+        return [ReminderEvent(r.event, r.applied, _aware(r.at), r.source,
+                              json.loads(r.detail) if r.detail else None) for r in rows]
+
+    # --- creating -----------------------------------------------------------
+    def schedule(self, appointment_id: str, service_date: Optional[date], office_id: Optional[str],
+                 phone: Optional[str], language: Optional[str]) -> Reminder:
+        """The reminder of an appointment, created in `scheduled` if new.
+        Re-running the job finds the existing one and leaves it alone."""
+        return self._create(appointment_id, service_date, office_id, phone, language,
+                            states.SCHEDULED, None, "job")
+
+    def record_unsendable(self, appointment_id: str, service_date: Optional[date],
+                          office_id: Optional[str], phone: Optional[str],
+                          language: Optional[str], reason: str) -> Reminder:
+        """A reminder that cannot be sent (no usable mobile number): failed."""
+        return self._create(appointment_id, service_date, office_id, phone, language,
+                            states.FAILED, reason, "job")
+
+    def _create(self, appointment_id, service_date, office_id, phone, language, state, reason,
+                source) -> Reminder:
+        now = _now()
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(insert(reminders).values(
+                    appointment_id=appointment_id, service_date=service_date, office_id=office_id,
+                    phone=phone, language=language, state=state, reason=reason, was_read=False,
+                    created_at=now, updated_at=now))
+                self._add_event(conn, result.inserted_primary_key[0], state, True, now, source,
+                                {"reason": reason} if reason else None)
+        except IntegrityError:
+            pass  # it exists already: keep it as it is
+        return self.get(appointment_id)
+
+    # --- moving -------------------------------------------------------------
+    def claim_for_sending(self, appointment_id: str, phone: Optional[str] = None,
+                          language: Optional[str] = None) -> bool:
+        """Moves scheduled -> sending atomically; True for the one caller that
+        may send. A reminder triggered without the job is created here."""
+        self._create(appointment_id, None, None, phone, language, states.SCHEDULED, None, "assistant")
+        now = _now()
+        with self.engine.begin() as conn:
+            result = conn.execute(update(reminders).where(
+                (reminders.c.appointment_id == appointment_id)
+                & (reminders.c.state == states.SCHEDULED)).values(state=states.SENDING, updated_at=now))
+            if result.rowcount != 1:
+                return False
+            rid = conn.execute(select(reminders.c.id).where(
+                reminders.c.appointment_id == appointment_id)).scalar_one()
+            self._add_event(conn, rid, states.SENDING, True, now, "connector", None)
+        return True
+
+    def mark_sent(self, appointment_id: str, provider_message_id: str,
+                  at: Optional[datetime] = None) -> Optional[Reminder]:
+        at = at or _now()
+        with self.engine.begin() as conn:
+            conn.execute(update(reminders).where(reminders.c.appointment_id == appointment_id)
+                         .values(provider_message_id=provider_message_id, sent_at=at))
+        reminder = self.transition(appointment_id, states.SENT, at, "connector",
+                                   {"message_id": provider_message_id})
+        return self._replay_unmatched(provider_message_id) or reminder
+
+    def _replay_unmatched(self, message_id: str) -> Optional[Reminder]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(unmatched_statuses).where(
+                unmatched_statuses.c.message_id == message_id).order_by(unmatched_statuses.c.id)).all()
+            conn.execute(delete(unmatched_statuses).where(unmatched_statuses.c.message_id == message_id))
+        reminder = None
+        for row in rows:
+            reminder = self.apply_provider_status(message_id, row.status, _aware(row.at),
+                                                  row.error_code, row.reason)
+        return reminder
+
+    def mark_failed(self, appointment_id: str, reason: str, error_code: Optional[int] = None,
+                    source: str = "connector", detail: Optional[dict] = None) -> Optional[Reminder]:
+        return self.transition(appointment_id, states.FAILED, _now(), source,
+                               {"reason": reason, "code": error_code, **(detail or {})},
+                               reason=reason, error_code=error_code)
+
+    def record_answer(self, appointment_id: str, answer: str, channel: str,
+                      at: Optional[datetime] = None) -> Optional[Reminder]:
+        """The citizen confirmed or cancelled (by button, text or SMS link)."""
+        assert answer in states.ANSWERS
+        return self.transition(appointment_id, answer, at or _now(), "citizen", {"channel": channel})
+
+    def apply_provider_status(self, provider_message_id: str, status: str,
+                              at: Optional[datetime] = None, error_code: Optional[int] = None,
+                              reason: Optional[str] = None) -> Optional[Reminder]:
+        """A delivery status from the provider; None when no reminder has that message."""
+        from bot.reminders.provider_status import state_for_status
+        reminder = self.by_provider_message(provider_message_id)
+        if reminder is None:
+            with self.engine.begin() as conn:
+                conn.execute(insert(unmatched_statuses).values(
+                    message_id=provider_message_id, status=status, error_code=error_code,
+                    reason=reason, at=at or _now()))
+            return None
+        target = state_for_status(status)
+        detail = {"status": status, "code": error_code}
+        if target is None:
+            log.info("Unknown provider status %r for message %s; recorded, not applied",
+                     status, provider_message_id)
+            with self.engine.begin() as conn:
+                self._add_event(conn, reminder.id, f"status:{status}"[:24], False, at or _now(),
+                                "provider", detail)
+            return reminder
+        return self.transition(reminder.appointment_id, target, at or _now(), "provider", detail,
+                               reason=reason if target == states.FAILED else None,
+                               error_code=error_code if target == states.FAILED else None)
+
+    def transition(self, appointment_id: str, target: str, at: datetime, source: str,
+                   detail: Optional[dict] = None, reason: Optional[str] = None,
+                   error_code: Optional[int] = None) -> Optional[Reminder]:
+        """Applies `target` if the state machine allows it; always records the event."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(reminders).where(
+                reminders.c.appointment_id == appointment_id).with_for_update()).first()
+            if row is None:
+                return None
+            new_state = states.next_state(row.state, target)
+            if new_state is not None:
+                values = {"state": new_state, "updated_at": _now()}
+                if new_state == states.FAILED:
+                    values.update(reason=reason, error_code=error_code)
+                if new_state in (states.READ,):
+                    values["was_read"] = True
+                # Guard on the state we read, so two writers cannot both move it.
+                result = conn.execute(update(reminders).where(
+                    (reminders.c.id == row.id) & (reminders.c.state == row.state)).values(**values))
+                if result.rowcount != 1:
+                    new_state = None
+            self._add_event(conn, row.id, target, new_state is not None, at, source, detail)
+        return self.get(appointment_id)
+
+    @staticmethod
+    def _add_event(conn, reminder_id: int, event: str, applied: bool, at: datetime, source: str,
+                   detail: Optional[dict]) -> None:
+        conn.execute(insert(reminder_events).values(
+            reminder_id=reminder_id, event=event, applied=applied, at=at, source=source,
+            detail=json.dumps(detail, default=str) if detail else None))

@@ -1,0 +1,298 @@
+"""The sandbox booking database: its schema and realistic seed data for the
+fictional "Ajuntament de Vilademar".
+
+Appointments are generated relative to the seeding day (Europe/Madrid), so a
+demo always has a next service day to send reminders for: every sandbox
+citizen (bot/sandbox/citizens.py) has one then, edge cases included.
+The data is deterministic for a given day.
+
+Storage conventions: `starts_at` is the naive Europe/Madrid wall-clock time
+(what the citizen was told); the event stamps (`confirmed_at`,
+`cancelled_at`, `attended_at`) are naive UTC, so they stay unambiguous
+across daylight-saving changes.
+"""
+from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Dict, Iterator, List, Optional, Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy.engine import Connection, Engine
+
+from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
+from bot.phone import to_e164
+from bot.sandbox.citizens import CITIZENS, Citizen
+
+MADRID = ZoneInfo("Europe/Madrid")
+SLOT = timedelta(minutes=15)
+
+metadata = MetaData()
+
+offices = Table(
+    "offices", metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("address", String, nullable=False),
+    Column("map_url", String, nullable=False),
+    Column("phone", String, nullable=False),
+    Column("opening_hours", JSON, nullable=False),  # [{weekday, opens, closes}]
+    Column("late_policy_minutes", Integer, nullable=False),
+)
+
+procedures = Table(
+    "procedures", metadata,
+    Column("id", String, primary_key=True),
+    Column("name", JSON, nullable=False),  # {ca, es, en}
+    Column("documents_url", String, nullable=False),
+)
+
+appointments = Table(
+    "appointments", metadata,
+    Column("id", String, primary_key=True),
+    Column("office_id", String, ForeignKey("offices.id"), nullable=False),
+    Column("procedure_id", String, ForeignKey("procedures.id"), nullable=False),
+    Column("starts_at", DateTime, nullable=False, index=True),  # naive Madrid wall clock
+    Column("duration_minutes", Integer, nullable=False),
+    Column("citizen_name", String, nullable=False),
+    Column("phone", String, nullable=False),  # as a clerk typed it
+    Column("phone_e164", String, index=True),  # None when it cannot be parsed
+    Column("language", String(2), nullable=False),
+    Column("status", String, nullable=False),
+    Column("confirmed_at", DateTime),  # naive UTC
+    Column("cancelled_at", DateTime),
+    Column("attended_at", DateTime),
+)
+
+BOOKING_URL = "https://www.vilademar.cat/cita-previa"
+DOCUMENTS_URL = "https://www.vilademar.cat/tramits/"
+
+
+def booking_link(language: str) -> str:
+    """The public booking page; Catalan is the site's default language."""
+    return BOOKING_URL if language == "ca" else f"{BOOKING_URL}?lang={language}"
+
+
+def _map_url(lat: float, lon: float) -> str:
+    return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
+
+
+def _weekdays(opens: str, closes: str, days: Sequence[int] = range(5)) -> List[dict]:
+    return [{"weekday": d, "opens": opens, "closes": closes} for d in days]
+
+
+OFFICES = [
+    {
+        "id": "oac-centre", "name": "OAC Centre",
+        "address": "Plaça de la Vila, 1, 08800 Vilademar",
+        "map_url": _map_url(41.2238, 1.7252), "phone": "+34 938 100 100",
+        # Thursday afternoons for people who work mornings.
+        "opening_hours": _weekdays("09:00", "14:00") + _weekdays("16:00", "19:00", [3]),
+        "late_policy_minutes": 10,
+    },
+    {
+        "id": "oac-can-mas", "name": "OAC Can Mas",
+        "address": "Carrer de la Riera, 42, 08801 Vilademar",
+        "map_url": _map_url(41.2301, 1.7158), "phone": "+34 938 100 120",
+        "opening_hours": _weekdays("09:00", "14:00"),
+        "late_policy_minutes": 10,
+    },
+    {
+        "id": "oac-la-platja", "name": "OAC La Platja",
+        "address": "Passeig Marítim, 15, 08800 Vilademar",
+        "map_url": _map_url(41.2175, 1.7321), "phone": "+34 938 100 140",
+        "opening_hours": _weekdays("09:00", "13:30"),
+        "late_policy_minutes": 5,
+    },
+]
+
+# (id, {language: name}, duration in minutes)
+_PROCEDURES = [
+    ("alta-padro", {"ca": "Alta al padró d'habitants",
+                    "es": "Alta en el padrón de habitantes (empadronamiento)",
+                    "en": "Registering on the municipal register (padró)"}, 15),
+    ("certificat-convivencia", {"ca": "Certificat de convivència",
+                                "es": "Certificado de convivencia",
+                                "en": "Certificate of cohabitation"}, 15),
+    ("targeta-rosa", {"ca": "Targeta rosa de transport",
+                      "es": "Tarjeta rosa de transporte",
+                      "en": "Pink card for reduced public transport fares"}, 15),
+    ("obres-menors", {"ca": "Llicència d'obres menors",
+                      "es": "Licencia de obras menores",
+                      "en": "Minor building works licence"}, 30),
+    ("registre-general", {"ca": "Registre general (entrada de documents)",
+                          "es": "Registro general (entrada de documentos)",
+                          "en": "General register (submitting documents)"}, 15),
+    ("ajuts-socials", {"ca": "Ajuts socials (serveis socials)",
+                       "es": "Ayudas sociales (servicios sociales)",
+                       "en": "Social assistance (social services)"}, 30),
+    ("bonificacio-ibi", {"ca": "Bonificació de l'IBI",
+                         "es": "Bonificación del IBI",
+                         "en": "Property tax (IBI) rebate"}, 15),
+]
+PROCEDURES = [{"id": pid, "name": names, "documents_url": DOCUMENTS_URL + pid}
+              for pid, names, _ in _PROCEDURES]
+_DURATIONS = {pid: minutes for pid, _, minutes in _PROCEDURES}
+
+_BENCH_FIRST = ["Anna", "Pau", "Marta", "Joan", "Sílvia", "David", "Elena", "Sergi", "Clara", "Àlex"]
+_BENCH_LAST = ["Vidal", "Soler", "Ribas", "Costa", "Camps", "Ferrer", "Bosch", "Font", "Mas", "Roca"]
+
+
+def is_service_day(day: date) -> bool:
+    """Offices open Monday to Friday (local holidays are not modelled)."""
+    return day.weekday() < 5
+
+
+def next_service_day(day: date) -> date:
+    day += timedelta(days=1)
+    while not is_service_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def previous_service_day(day: date) -> date:
+    day -= timedelta(days=1)
+    while not is_service_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def service_days_after(day: date, count: int) -> List[date]:
+    days = []
+    for _ in range(count):
+        day = next_service_day(day)
+        days.append(day)
+    return days
+
+
+def office_slots(office: dict, day: date) -> List[datetime]:
+    """The 15-minute appointment starts of an office on a day (naive local)."""
+    slots = []
+    for hours in office["opening_hours"]:
+        if hours["weekday"] != day.weekday():
+            continue
+        start = datetime.combine(day, time.fromisoformat(hours["opens"]))
+        end = datetime.combine(day, time.fromisoformat(hours["closes"]))
+        while start + SLOT <= end:
+            slots.append(start)
+            start += SLOT
+    return slots
+
+
+def _to_utc(local: datetime) -> datetime:
+    return local.replace(tzinfo=MADRID).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class _Agenda:
+    """Hands out free slots and appointment ids while the seed is built."""
+
+    def __init__(self, today: date):
+        self.today = today
+        self.rng = random.Random(f"vilademar:{today.isoformat()}")
+        # Numbering starts from the day of the year so that a database seeded
+        # on another day does not reuse ids that other stores may remember.
+        self._next_number = today.timetuple().tm_yday * 150
+        self._free: Dict[tuple, List[datetime]] = {}
+        self.rows: List[dict] = []
+
+    def add(self, citizen: Citizen, day: date, status: str,
+            office: Optional[dict] = None, starts_at: Optional[datetime] = None) -> None:
+        if starts_at is None:
+            office, starts_at = self._take_slot(day)
+        procedure = self.rng.choice(PROCEDURES)
+        self._next_number += 1
+        self.rows.append({
+            "id": f"VLD-{self.today.year}-{self._next_number:06d}",
+            "office_id": office["id"], "procedure_id": procedure["id"],
+            "starts_at": starts_at, "duration_minutes": _DURATIONS[procedure["id"]],
+            "citizen_name": citizen.name, "phone": citizen.phone,
+            "phone_e164": to_e164(citizen.phone), "language": citizen.language,
+            "status": status, **self._history(status, starts_at),
+        })
+
+    def _take_slot(self, day: date):
+        open_offices = [o for o in OFFICES if self._free_slots(o, day)]
+        office = self.rng.choice(open_offices)
+        free = self._free_slots(office, day)
+        return office, free.pop(self.rng.randrange(len(free)))
+
+    def _free_slots(self, office: dict, day: date) -> List[datetime]:
+        return self._free.setdefault((office["id"], day), office_slots(office, day))
+
+    def _history(self, status: str, starts_at: datetime) -> dict:
+        """Plausible timestamps: answers come the evening before the
+        appointment (or yesterday evening, never after the seeding day)."""
+        answer_day = min(starts_at.date(), self.today) - timedelta(days=1)
+        answered = datetime.combine(answer_day, time(18)) + timedelta(minutes=self.rng.randrange(180))
+        stamps = {"confirmed_at": None, "cancelled_at": None, "attended_at": None}
+        if status == CONFIRMED:
+            stamps["confirmed_at"] = _to_utc(answered)
+        if status == CANCELLED:
+            stamps["cancelled_at"] = _to_utc(answered)
+        if status == ATTENDED:
+            stamps["attended_at"] = _to_utc(starts_at + timedelta(minutes=self.rng.randrange(3, 20)))
+        return stamps
+
+
+def build_appointments(today: date, bench_appointments: int = 0) -> List[dict]:
+    """Appointment rows around `today`: three past service days, today,
+    the next service day (every sandbox citizen) and four more."""
+    agenda = _Agenda(today)
+    rng = agenda.rng
+    earlier = previous_service_day(today)
+    for day in (previous_service_day(previous_service_day(earlier)), previous_service_day(earlier)):
+        for citizen in rng.sample(CITIZENS, 5):
+            agenda.add(citizen, day, rng.choices([ATTENDED, NO_SHOW, CANCELLED], [70, 15, 15])[0])
+    # The last service day's attendance is still to be recorded by staff.
+    for i, citizen in enumerate(rng.sample(CITIZENS, 5)):
+        agenda.add(citizen, earlier, (BOOKED, CONFIRMED)[i % 2])
+    if is_service_day(today):
+        for citizen in rng.sample(CITIZENS, 6):
+            agenda.add(citizen, today, rng.choices([BOOKED, CONFIRMED, CANCELLED], [40, 45, 15])[0])
+    next_day = next_service_day(today)
+    for citizen in CITIZENS:
+        agenda.add(citizen, next_day, BOOKED)
+    # Some citizens get a second appointment; a few already answered by phone,
+    # so every seed has confirmed and cancelled upcoming appointments.
+    later_days = service_days_after(next_day, 4)
+    statuses = [CANCELLED, CONFIRMED, CONFIRMED] + [BOOKED] * 7
+    for i, (citizen, status) in enumerate(zip(rng.sample(CITIZENS, 10), statuses)):
+        agenda.add(citizen, later_days[i % len(later_days)], status)
+    _add_bench(agenda, next_day, bench_appointments)
+    return agenda.rows
+
+
+def _add_bench(agenda: _Agenda, day: date, count: int) -> None:
+    """Many more appointments than the offices have slots: each office has
+    several desks, so bench appointments share slots round-robin."""
+    slots = [(office, start) for office in OFFICES for start in office_slots(office, day)]
+    for i in range(count):
+        name = f"{_BENCH_FIRST[i % 10]} {_BENCH_LAST[(i // 10) % 10]} {i + 1}"
+        # 69x numbers: valid Spanish mobiles, clear of the sandbox citizens'.
+        phone = f"69{i:07d}"
+        citizen = Citizen(name, f"{phone[:3]} {phone[3:6]} {phone[6:]}", ("ca", "es", "en")[i % 3])
+        office, starts_at = slots[i % len(slots)]
+        agenda.add(citizen, day, BOOKED, office=office, starts_at=starts_at)
+
+
+@contextmanager
+def _transaction(conn_or_engine) -> Iterator[Connection]:
+    if isinstance(conn_or_engine, Engine):
+        with conn_or_engine.begin() as conn:
+            yield conn
+    else:
+        yield conn_or_engine
+
+
+def seed(conn_or_engine, today: date, bench_appointments: int = 0) -> None:
+    """Replaces the whole database with the seed for `today`.
+    Given a Connection, the caller owns (and commits) the transaction."""
+    rows = build_appointments(today, bench_appointments)
+    with _transaction(conn_or_engine) as conn:
+        metadata.drop_all(conn)
+        metadata.create_all(conn)
+        conn.execute(offices.insert(), OFFICES)
+        conn.execute(procedures.insert(), PROCEDURES)
+        conn.execute(appointments.insert(), rows)

@@ -1,0 +1,1 @@
+"""Rasa channel connectors for Recorda (MessageBird WhatsApp first)."""

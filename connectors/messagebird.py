@@ -1,0 +1,255 @@
+"""Rasa channel for WhatsApp through the MessageBird Conversations API.
+
+Configure it in credentials.yml under `connectors.messagebird.MessageBirdInput`
+(see that file); the webhook is `/webhooks/messagebird/webhook`. Compared with
+Rasa's Twilio channel, the only WhatsApp path Rasa ships, this one verifies
+every webhook's signature before reading it, handles each webhook once,
+turns button taps into their intent payloads (and never typed text),
+renders buttons as WhatsApp buttons or lists, sends the reminder template,
+records delivery statuses, and never blocks the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+from datetime import datetime
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
+
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+
+from bot.config import Settings
+from bot.phone import mask
+from bot.reminders.provider_status import reason_for_error
+from bot.reminders.store import ReminderStore
+from bot.webhook_receipts import WebhookReceipts
+from connectors import messagebird_content as content
+from connectors.messagebird_client import MessageBirdClient, MessageBirdError
+from connectors.messagebird_signature import HEADER, SignatureError, verify_webhook
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://conversations.messagebird.com/v1"
+MAX_TEXT = 4096
+
+
+async def _in_thread(fn: Callable, *args, **kwargs):
+    """Database work off the event loop (SQLAlchemy here is synchronous)."""
+    return await asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(fn, *args, **kwargs))
+
+
+def _provider_time(value: Optional[str]) -> Optional[datetime]:
+    """RFC 3339 from the provider; None (use now) when it has nanoseconds or is absent."""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+def _split_text(text: str, limit: int = MAX_TEXT) -> List[str]:
+    parts, rest = [], text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        cut = cut if cut > limit // 2 else limit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    return parts + [rest]
+
+
+class MessageBirdOutput(OutputChannel):
+    """Sends the assistant's messages to a citizen's WhatsApp."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "messagebird"
+
+    def __init__(self, client: MessageBirdClient, reminders: Optional[ReminderStore],
+                 template_namespace: str, template_name: str, template_languages: Dict[str, str]):
+        self.client = client
+        self.reminders = reminders
+        self.template_namespace = template_namespace
+        self.template_name = template_name
+        self.template_languages = template_languages
+
+    async def _send_all(self, recipient_id: str, messages: Iterable) -> List[str]:
+        ids = []
+        for message_type, body in messages:
+            try:
+                ids.append(await self.client.send(recipient_id, message_type, body))
+            except MessageBirdError as exc:
+                # The conversation goes on; the failure is visible in the log
+                # and, for reminders, in the reminder's state.
+                log.error("Could not send a %s message to %s: %s", message_type,
+                          mask(recipient_id), exc)
+        return ids
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self._send_all(recipient_id, [content.text_content(p) for p in _split_text(text)])
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
+                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
+        await self._send_all(recipient_id, content.buttons_content(text, buttons))
+
+    async def send_quick_replies(self, recipient_id: Text, text: Text,
+                                 quick_replies: List[Dict[Text, Any]], **kwargs: Any) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self._send_all(recipient_id, [content.image_content(image)])
+
+    async def send_attachment(self, recipient_id: Text, attachment: Text, **kwargs: Any) -> None:
+        await self.send_text_message(recipient_id, attachment)
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any],
+                               **kwargs: Any) -> None:
+        template = json_message.get("whatsapp_template")
+        if template:
+            await self.send_reminder_template(recipient_id, template)
+        elif json_message.get("text"):
+            await self.send_text_message(recipient_id, json_message["text"])
+        else:
+            log.warning("Custom message without template or text not sent to %s", mask(recipient_id))
+
+    async def send_reminder_template(self, recipient_id: str, template: Dict[str, Any]) -> Optional[str]:
+        """Sends the reminder template once per appointment, whoever asks and
+        however often: the reminder store's atomic claim decides."""
+        appointment_id = str(template["appointment_id"])
+        language = template.get("language", "ca")
+        if self.reminders is not None:
+            claimed = await _in_thread(self.reminders.claim_for_sending, appointment_id,
+                                       recipient_id, language)
+            if not claimed:
+                log.info("Reminder for %s already sent or in progress; not sending again",
+                         appointment_id)
+                return None
+        message_type, body = content.template_content(
+            self.template_namespace, self.template_name,
+            self.template_languages.get(language, language),
+            template.get("parameters", []), template.get("quick_replies", []))
+        try:
+            message_id = await self.client.send(recipient_id, message_type, body)
+        except MessageBirdError as exc:
+            reason = reason_for_error(exc.code if exc.code is not None else exc.status)
+            log.error("Reminder for %s to %s failed: %s", appointment_id, mask(recipient_id), exc)
+            if self.reminders is not None:
+                await _in_thread(self.reminders.mark_failed, appointment_id, reason, exc.code,
+                                 detail={"http_status": exc.status, "description": exc.description})
+            return None
+        if self.reminders is not None:
+            await _in_thread(self.reminders.mark_sent, appointment_id, message_id)
+        return message_id
+
+
+class MessageBirdInput(InputChannel):
+    """Receives MessageBird webhooks: citizens' messages and delivery statuses."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "messagebird"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "MessageBirdInput":
+        creds = credentials or {}
+
+        def setting(key: str, default: Any = None) -> Any:
+            env = os.environ.get(f"MESSAGEBIRD_{key.upper()}")
+            value = env if env not in (None, "") else creds.get(key)
+            return default if value in (None, "") else value
+
+        for key in ("access_key", "channel_id", "signing_key"):
+            if not setting(key):
+                raise ValueError(f"MessageBird channel: `{key}` is missing in credentials.yml "
+                                 f"(or MESSAGEBIRD_{key.upper()})")
+        languages = setting("template_languages", {"ca": "ca", "es": "es", "en": "en"})
+        if isinstance(languages, str):
+            languages = json.loads(languages)
+        return cls(
+            api_url=setting("api_url", DEFAULT_API_URL), access_key=setting("access_key"),
+            channel_id=setting("channel_id"), signing_key=setting("signing_key"),
+            webhook_url=setting("webhook_url"),
+            template_namespace=setting("template_namespace", ""),
+            template_name=setting("template_name", "recorda_appointment_reminder"),
+            template_languages=languages, default_region=setting("default_region", "ES"),
+            db_url=Settings.from_env().db_url,
+        )
+
+    def __init__(self, api_url: str, access_key: str, channel_id: str, signing_key: str,
+                 webhook_url: Optional[str], template_namespace: str, template_name: str,
+                 template_languages: Dict[str, str], default_region: str = "ES",
+                 db_url: Optional[str] = None):
+        self.signing_key = signing_key
+        self.webhook_url = webhook_url
+        self.default_region = default_region
+        self.reminders = ReminderStore(db_url) if db_url else None
+        self.receipts = WebhookReceipts(db_url) if db_url else None
+        self.client = MessageBirdClient(api_url, access_key, channel_id)
+        self.output = MessageBirdOutput(self.client, self.reminders, template_namespace,
+                                        template_name, template_languages)
+
+    def get_output_channel(self) -> OutputChannel:
+        return self.output
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"{type(self).__name__}_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self.handle_webhook(request, on_new_message)
+
+        return webhook
+
+    async def handle_webhook(self, request: Request,
+                             on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        raw = request.body or b""
+        try:
+            verify_webhook(self.signing_key, request.headers.get(HEADER),
+                           self.webhook_url or request.url, raw)
+        except SignatureError as exc:
+            log.warning("Rejected MessageBird webhook from %s: %s", request.ip, exc)
+            return response.json({"error": "invalid signature"}, status=401)
+        try:
+            event = content.parse_event(json.loads(raw), self.default_region)
+        except (ValueError, content.MalformedWebhook) as exc:
+            log.warning("Malformed MessageBird webhook (%s): %.300r", exc, raw)
+            return response.json({"error": f"malformed webhook: {exc}"}, status=400)
+        if event is None:
+            return response.json({"status": "ignored"})
+        if isinstance(event, content.StatusUpdate):
+            key = f"status:{event.message_id}:{event.status}"
+        else:
+            key = f"message:{event.message_id}"
+        if self.receipts is not None and not await _in_thread(self.receipts.first_time, key):
+            log.info("Duplicate webhook %s ignored", key)
+            return response.json({"status": "duplicate"})
+        if isinstance(event, content.StatusUpdate):
+            await self._record_status(event)
+            return response.json({"status": "recorded"})
+        try:
+            await on_new_message(UserMessage(
+                event.text, self.output, event.sender, input_channel=self.name(),
+                message_id=event.message_id, metadata={**event.metadata, "kind": event.kind}))
+        except Exception:
+            log.exception("Could not handle message %s from %s", event.message_id, mask(event.sender))
+            if self.receipts is not None:
+                # Let the provider's redelivery be handled rather than dropped.
+                await _in_thread(self.receipts.forget, key)
+            return response.json({"error": "could not handle the message"}, status=500)
+        return response.json({"status": "handled"})
+
+    async def _record_status(self, event: content.StatusUpdate) -> None:
+        if self.reminders is None:
+            return
+        await _in_thread(self.reminders.apply_provider_status, event.message_id, event.status,
+                         _provider_time(event.at),
+                         event.error_code, reason_for_error(event.error_code))
