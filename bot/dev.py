@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 from bot.config import PROJECT_ROOT, VAR_DIR
 
 SANDBOX_ACCESS_KEY = "sandbox-access-key"
-SANDBOX_SIGNING_KEY = "sandbox-signing-key"
+SANDBOX_SIGNING_KEY = "sandbox-signing-key-for-the-local-demo"
 SANDBOX_CHANNEL_ID = "sandbox-whatsapp-channel"
 SANDBOX_BOOKING_TOKEN = "sandbox-booking-token"
 

@@ -63,7 +63,7 @@ async def test_a_day_lists_every_citizen_ordered_and_in_madrid_time(booking):
     assert sorted(a.citizen_name for a in everyone) == sorted(c.name for c in CITIZENS)
     for appointment in everyone:
         assert appointment.starts_at.date() == NEXT_DAY
-        assert appointment.starts_at.utcoffset() == MADRID.utcoffset(appointment.starts_at.replace(tzinfo=None))
+        assert appointment.starts_at.utcoffset() == appointment.starts_at.astimezone(MADRID).utcoffset()
 
 
 @pytest.mark.asyncio

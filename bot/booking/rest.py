@@ -67,21 +67,24 @@ class RestBookingSystem(BookingSystem):
         return [Appointment.from_dict(a) for a in await self._request("GET", "/appointments", params=params)]
 
     async def get_appointment(self, appointment_id: str) -> Appointment:
-        return Appointment.from_dict(await self._request("GET", _appointment_path(appointment_id)))
+        return await self._appointment("GET", appointment_id)
 
     async def confirm(self, appointment_id: str) -> Appointment:
-        return Appointment.from_dict(await self._request("POST", _appointment_path(appointment_id, "confirm")))
+        return await self._appointment("POST", appointment_id, "/confirm")
 
     async def cancel(self, appointment_id: str) -> Appointment:
-        return Appointment.from_dict(await self._request("POST", _appointment_path(appointment_id, "cancel")))
+        return await self._appointment("POST", appointment_id, "/cancel")
 
     async def record_attendance(self, appointment_id: str, attended: bool) -> Appointment:
-        path = _appointment_path(appointment_id, "attendance")
-        return Appointment.from_dict(await self._request("POST", path, json={"attended": attended}))
+        return await self._appointment("POST", appointment_id, "/attendance", json={"attended": attended})
 
     async def booking_link(self, language: str) -> str:
         body = await self._request("GET", "/booking-link", params={"language": language})
         return body["url"]
+
+    async def _appointment(self, method: str, appointment_id: str, action: str = "", **kwargs) -> Appointment:
+        path = "/appointments/" + _segment(appointment_id) + action
+        return Appointment.from_dict(await self._request(method, path, **kwargs))
 
     async def _request(self, method: str, path: str, **kwargs) -> Any:
         """The decoded JSON body, after up to `retries` more attempts with
@@ -115,11 +118,6 @@ class RestBookingSystem(BookingSystem):
 def _segment(value: str) -> str:
     """A path segment; quoting keeps an id from ever reaching another path."""
     return quote(str(value), safe="")
-
-
-def _appointment_path(appointment_id: str, action: str = "") -> str:
-    path = "/appointments/" + _segment(appointment_id)
-    return f"{path}/{action}" if action else path
 
 
 async def _json_or_none(resp: aiohttp.ClientResponse) -> Any:

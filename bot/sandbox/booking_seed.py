@@ -240,28 +240,39 @@ def build_appointments(today: date, bench_appointments: int = 0) -> List[dict]:
     """Appointment rows around `today`: three past service days, today,
     the next service day (every sandbox citizen) and four more."""
     agenda = _Agenda(today)
-    rng = agenda.rng
-    earlier = previous_service_day(today)
-    for day in (previous_service_day(previous_service_day(earlier)), previous_service_day(earlier)):
-        for citizen in rng.sample(CITIZENS, 5):
-            agenda.add(citizen, day, rng.choices([ATTENDED, NO_SHOW, CANCELLED], [70, 15, 15])[0])
-    # The last service day's attendance is still to be recorded by staff.
-    for i, citizen in enumerate(rng.sample(CITIZENS, 5)):
-        agenda.add(citizen, earlier, (BOOKED, CONFIRMED)[i % 2])
+    _add_past(agenda, today)
     if is_service_day(today):
-        for citizen in rng.sample(CITIZENS, 6):
-            agenda.add(citizen, today, rng.choices([BOOKED, CONFIRMED, CANCELLED], [40, 45, 15])[0])
+        for citizen in agenda.rng.sample(CITIZENS, 6):
+            status = agenda.rng.choices([BOOKED, CONFIRMED, CANCELLED], [40, 45, 15])[0]
+            agenda.add(citizen, today, status)
     next_day = next_service_day(today)
     for citizen in CITIZENS:
         agenda.add(citizen, next_day, BOOKED)
-    # Some citizens get a second appointment; a few already answered by phone,
-    # so every seed has confirmed and cancelled upcoming appointments.
-    later_days = service_days_after(next_day, 4)
-    statuses = [CANCELLED, CONFIRMED, CONFIRMED] + [BOOKED] * 7
-    for i, (citizen, status) in enumerate(zip(rng.sample(CITIZENS, 10), statuses)):
-        agenda.add(citizen, later_days[i % len(later_days)], status)
+    _add_later(agenda, next_day)
     _add_bench(agenda, next_day, bench_appointments)
     return agenda.rows
+
+
+def _spread(agenda: _Agenda, days: List[date], statuses: List[str]) -> None:
+    """One appointment per status, for distinct citizens, over the days."""
+    for i, (citizen, status) in enumerate(zip(agenda.rng.sample(CITIZENS, len(statuses)), statuses)):
+        agenda.add(citizen, days[i % len(days)], status)
+
+
+def _add_past(agenda: _Agenda, today: date) -> None:
+    last = previous_service_day(today)
+    before = previous_service_day(last)
+    outcomes = [ATTENDED] * 6 + [NO_SHOW] * 2 + [CANCELLED] * 2
+    agenda.rng.shuffle(outcomes)
+    _spread(agenda, [before, previous_service_day(before)], outcomes)
+    # The last service day's attendance is still to be recorded by staff.
+    _spread(agenda, [last], [BOOKED, CONFIRMED] * 2 + [BOOKED])
+
+
+def _add_later(agenda: _Agenda, next_day: date) -> None:
+    """Second appointments for some citizens; a few answered already (by
+    phone), so every seed has confirmed and cancelled upcoming ones."""
+    _spread(agenda, service_days_after(next_day, 4), [CANCELLED, CONFIRMED, CONFIRMED] + [BOOKED] * 7)
 
 
 def _add_bench(agenda: _Agenda, day: date, count: int) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from bot.booking import ACTIVE_STATUSES, ATTENDED, CANCELLED, CONFIRMED, NO_SHOW
 from bot.phone import to_e164
 from bot.sandbox.booking_seed import (
-    MADRID, appointments, booking_link, next_service_day, offices, procedures,
+    MADRID, appointments, booking_link, is_service_day, next_service_day, offices, procedures,
     seed, service_days_after,
 )
 
@@ -124,9 +124,6 @@ class Store:
         self.engine = engine
         self.now = now_fn
 
-    def today(self) -> date:
-        return self.now().astimezone(MADRID).date()
-
     def _utcnow(self) -> datetime:
         return self.now().astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
 
@@ -153,7 +150,7 @@ class Store:
         return procedure_json(self._one(procedures, procedure_id, "procedure"))
 
     def day_appointments(self, day: date, office_id: str) -> List[dict]:
-        self._one(offices, office_id, "office")
+        self._one(offices, office_id, "office")  # an unknown office is a 404, not an empty day
         query = (select(appointments)
                  .where(_day_range(day, day), appointments.c.office_id == office_id)
                  .order_by(appointments.c.starts_at, appointments.c.id))
@@ -237,7 +234,7 @@ def _date_arg(request, name: str) -> date:
     try:
         return date.fromisoformat(_arg(request, name))
     except ValueError:
-        raise ApiError(400, "bad_request", f"Query parameter {name!r} must be a date (YYYY-MM-DD).")
+        raise ApiError(400, "bad_request", f"Query parameter {name!r} must be a date (YYYY-MM-DD).") from None
 
 
 def _bool_field(request, name: str) -> bool:
@@ -300,7 +297,8 @@ async def record_attendance(request, appointment_id: str):
 async def get_booking_link(request):
     language = request.args.get("language", "ca")
     if language not in LANGUAGES:
-        raise ApiError(400, "bad_request", f"Unsupported language {language!r}; use one of {', '.join(LANGUAGES)}.")
+        raise ApiError(400, "bad_request",
+                       f"Unsupported language {language!r}; use one of {', '.join(LANGUAGES)}.")
     return json_response({"url": booking_link(language)})
 
 
@@ -362,25 +360,28 @@ def _office_html(office, rows, today: date) -> str:
         return header + '<p class="empty">No appointments.</p>'
     body = "".join(_row_html(r, today) for r in rows)
     return (header + "<table><thead><tr><th>Time</th><th>Id</th><th>Citizen</th><th>Phone</th>"
-            "<th>Lang</th><th>Procedure</th><th>Status</th><th>Answered</th></tr></thead>"
+            "<th>Lang</th><th>Procedure</th><th>Status</th><th>Timestamps</th></tr></thead>"
             f"<tbody>{body}</tbody></table>")
 
 
+def _day_html(day: date, today: date, office_rows, rows) -> str:
+    label = "today" if day == today else ("next service day" if day == next_service_day(today) else "")
+    offices_html = "".join(
+        _office_html(o, [r for r in rows if r.office_id == o.id and r.starts_at.date() == day], today)
+        for o in office_rows)
+    return f"<section><h2>{day:%A} {day.day} {day:%B %Y} <small>{label}</small></h2>{offices_html}</section>"
+
+
 def render_board(ctx) -> str:
+    """Today (when offices open) and the next service days, per office."""
     store: Store = ctx.store
     now = store.now().astimezone(MADRID)
     today = now.date()
-    days = [today] + service_days_after(today, BOARD_SERVICE_DAYS)
+    days = ([today] if is_service_day(today) else []) + service_days_after(today, BOARD_SERVICE_DAYS)
     rows, office_rows = store.board_rows(days), store.office_rows()
-    status = '<p class="down">Outage simulated: the API answers 503.</p>' if ctx.down else ""
-    sections = []
-    for day in days:
-        label = "today" if day == today else ("next service day" if day == next_service_day(today) else "")
-        offices_html = "".join(
-            _office_html(o, [r for r in rows if r.office_id == o.id and r.starts_at.date() == day], today)
-            for o in office_rows)
-        sections.append(f"<section><h2>{day:%A %d %B %Y} <small>{label}</small></h2>{offices_html}</section>")
-    return f'<p class="updated">Updated {now:%H:%M:%S}</p>{status}' + "".join(sections)
+    outage = '<p class="down">Outage simulated: the API answers 503.</p>' if ctx.down else ""
+    return (f'<p class="updated">Updated {now:%H:%M:%S}</p>{outage}'
+            + "".join(_day_html(day, today, office_rows, rows) for day in days))
 
 
 PAGE = """<!doctype html>
@@ -389,11 +390,15 @@ PAGE = """<!doctype html>
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
 h1 small, h2 small, h3 small { color: #777; font-weight: normal; font-size: 0.8em; }
-table { border-collapse: collapse; width: 100%; margin-bottom: 1rem; font-size: 0.9rem; }
-th, td { text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 1rem; font-size: 0.9rem; table-layout: fixed; }
+th, td { text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #ddd; overflow: hidden; }
+/* Same column widths in every table, so the days line up. */
+th:nth-child(1) { width: 3.5rem; } th:nth-child(2) { width: 9rem; } th:nth-child(3) { width: 12rem; }
+th:nth-child(4) { width: 8.5rem; } th:nth-child(5) { width: 2.5rem; } th:nth-child(7) { width: 6rem; }
+th:nth-child(8) { width: 11rem; }
 .badge { padding: 0.1rem 0.4rem; border-radius: 0.3rem; background: #eee; }
 tr.confirmed { background: #e3f6e5; } tr.confirmed .badge { background: #2e7d32; color: #fff; }
-tr.cancelled { background: #fde8e8; } tr.cancelled td { text-decoration: line-through; }
+tr.cancelled { background: #fde8e8; } tr.cancelled td:nth-child(-n+6) { text-decoration: line-through; }
 tr.cancelled .badge { background: #c62828; color: #fff; }
 tr.attended .badge { background: #1565c0; color: #fff; } tr.no_show .badge { background: #6d4c41; color: #fff; }
 tr.changed { animation: flash 1.5s ease-out; }
@@ -430,10 +435,11 @@ setInterval(refresh, 2000);
 
 def _authorised(request, token: str) -> bool:
     scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def _error_status(exc: Exception):
+def _error_parts(exc: Exception) -> tuple:
+    """(status, code, message) of any exception a handler lets out."""
     if isinstance(exc, ApiError):
         return exc.status, exc.code, exc.message
     if isinstance(exc, SanicException):
@@ -472,7 +478,7 @@ def create_app(db_path: str, token: str, now_fn: Optional[NowFn] = None, *,
 
     @app.exception(Exception)
     async def on_error(request, exc):
-        return error_response(*_error_status(exc))
+        return error_response(*_error_parts(exc))
 
     return app
 

@@ -805,7 +805,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8082)
     parser.add_argument("--access-key", default="sandbox-access-key")
-    parser.add_argument("--signing-key", default="sandbox-signing-key")
+    parser.add_argument("--signing-key", default="sandbox-signing-key-for-the-local-demo")
     parser.add_argument("--channel-id", default="sandbox-whatsapp-channel")
     parser.add_argument("--webhook-url", default="http://127.0.0.1:5005/webhooks/messagebird/webhook")
     parser.add_argument("--status-delays", type=_delays, default=(0.5, 1.5, 4.0),

@@ -2,7 +2,7 @@
 // Polls the simulator every second; every tap or text goes to /sim/reply.
 "use strict";
 
-const state = { contacts: [], selected: decodeURIComponent(location.hash.slice(1)) || null, shown: "", offline: false };
+const state = { contacts: [], selected: decodeURIComponent(location.hash.slice(1)) || null, shown: "", offline: false, scrollDown: true };
 const $ = (id) => document.getElementById(id);
 
 // Builds DOM nodes; text always goes in as text, never as HTML.
@@ -38,10 +38,14 @@ function selectedContact() {
 
 // ---------------------------------------------------------------- contacts
 
-function renderContacts() {
+// Most recent conversations first, then the other citizens in the sandbox's order.
+function orderedContacts() {
   const active = state.contacts.filter((c) => c.last_activity).sort((a, b) => b.last_activity.localeCompare(a.last_activity));
-  const quiet = state.contacts.filter((c) => !c.last_activity);
-  $("contacts").replaceChildren(...active.concat(quiet).map(contactItem));
+  return active.concat(state.contacts.filter((c) => !c.last_activity));
+}
+
+function renderContacts() {
+  $("contacts").replaceChildren(...orderedContacts().map(contactItem));
 }
 
 function contactItem(contact) {
@@ -61,6 +65,7 @@ function contactItem(contact) {
 function select(msisdn) {
   state.selected = msisdn;
   state.shown = "";
+  state.scrollDown = true;
   history.replaceState(null, "", "#" + encodeURIComponent(msisdn));
   renderContacts();
   refresh();
@@ -79,7 +84,9 @@ function renderChat(messages) {
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   const byId = Object.fromEntries(messages.map((m) => [m.id, m]));
   box.replaceChildren(...(messages.length ? messages.map((m) => messageRow(m, byId)) : [el("div", { class: "empty" }, "No messages yet")]));
-  if (atBottom || !state.shown) box.scrollTop = box.scrollHeight;
+  // Follow new messages unless the user scrolled up to read; always after they act.
+  if (atBottom || state.scrollDown) box.scrollTop = box.scrollHeight;
+  state.scrollDown = false;
 }
 
 function messageRow(message, byId) {
@@ -92,7 +99,7 @@ function messageRow(message, byId) {
   return el("div", { class: "row " + (fromCityHall ? "city-hall" : "citizen") }, [
     bubble,
     message.error ? el("div", { class: "failed-note" }, `⚠ Not delivered: ${message.error.description} (${message.error.code})`) : null,
-    message.buttons ? choices(message) : null,
+    message.buttons && message.status !== "failed" ? choices(message) : null,
   ]);
 }
 
@@ -133,7 +140,7 @@ function preview(message) {
 }
 
 function time(datetime) {
-  return new Date(datetime).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return new Date(datetime).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
 function ticks(status) {
@@ -160,6 +167,7 @@ async function reply(body) {
   try {
     await api("/sim/reply", Object.assign({ msisdn: state.selected }, body));
     showNotice("");
+    state.scrollDown = true;
     refresh();
   } catch (error) {
     showNotice(error.message);
@@ -190,7 +198,7 @@ for (const button of document.querySelectorAll("[data-media]")) {
 async function refresh() {
   try {
     state.contacts = await api("/sim/contacts");
-    if (!state.selected && state.contacts.length) state.selected = (state.contacts.find((c) => c.last_activity) || state.contacts[0]).msisdn;
+    if (!state.selected && state.contacts.length) state.selected = orderedContacts()[0].msisdn;
     renderContacts();
     if (!state.selected) return;
     const messages = await api("/sim/messages?msisdn=" + encodeURIComponent(state.selected));

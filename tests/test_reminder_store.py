@@ -1,0 +1,129 @@
+"""The reminder store and its state machine, on SQLite and (when CI provides
+one through RECORDA_TEST_PG_URL) on a real PostgreSQL."""
+from __future__ import annotations
+
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from bot.reminders import states
+from bot.reminders.states import next_state
+from bot.reminders.store import ReminderStore
+
+PG_URL = os.environ.get("RECORDA_TEST_PG_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, db_url):
+    if request.param == "sqlite":
+        return ReminderStore(db_url)
+    if not PG_URL:
+        pytest.skip("RECORDA_TEST_PG_URL not set (CI sets it to a real PostgreSQL)")
+    return ReminderStore(PG_URL)
+
+
+def appointment_id() -> str:
+    return f"T-{uuid.uuid4().hex[:10]}"
+
+
+def test_happy_path_keeps_every_step(store):
+    aid = appointment_id()
+    store.schedule(aid, date(2026, 12, 1), "oac-centre", "+34612345678", "ca")
+    assert store.claim_for_sending(aid)
+    store.mark_sent(aid, f"m-{aid}")
+    store.apply_provider_status(f"m-{aid}", "delivered")
+    store.apply_provider_status(f"m-{aid}", "read")
+    store.record_answer(aid, states.CANCELLED, "button")
+    reminder = store.get(aid)
+    assert reminder.state == states.CANCELLED and reminder.was_read
+    assert [e.event for e in store.history(aid)] == ["scheduled", "sending", "sent", "delivered", "read",
+                                                     "cancelled"]
+    assert all(e.applied for e in store.history(aid))
+
+
+def test_out_of_order_and_duplicate_statuses_never_move_back(store):
+    aid = appointment_id()
+    store.schedule(aid, None, None, "+34612345678", "es")
+    store.claim_for_sending(aid)
+    store.mark_sent(aid, f"m-{aid}")
+    for status in ("read", "delivered", "sent", "read", "delivered"):
+        store.apply_provider_status(f"m-{aid}", status)
+    history = store.history(aid)
+    assert store.get(aid).state == states.READ
+    assert [e.applied for e in history[-5:]] == [True, False, False, False, False]
+
+
+def test_only_one_claim_wins(store):
+    aid = appointment_id()
+    store.schedule(aid, None, None, "+34612345678", "ca")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: store.claim_for_sending(aid), range(8)))
+    assert results.count(True) == 1
+
+
+def test_status_before_the_send_was_recorded_is_replayed(store):
+    aid = appointment_id()
+    store.schedule(aid, None, None, "+34612345678", "ca")
+    store.claim_for_sending(aid)
+    assert store.apply_provider_status(f"m-{aid}", "delivered") is None  # provider was faster
+    store.mark_sent(aid, f"m-{aid}")
+    assert store.get(aid).state == states.DELIVERED
+
+
+def test_failure_keeps_reason_and_code(store):
+    aid = appointment_id()
+    store.schedule(aid, None, None, "+34612345678", "ca")
+    store.claim_for_sending(aid)
+    store.mark_sent(aid, f"m-{aid}")
+    store.apply_provider_status(f"m-{aid}", "failed", error_code=302, reason="no_whatsapp_account")
+    reminder = store.get(aid)
+    assert (reminder.state, reminder.reason, reminder.error_code) == (states.FAILED, "no_whatsapp_account", 302)
+
+
+def test_rerun_does_not_touch_an_existing_reminder(store):
+    aid = appointment_id()
+    store.schedule(aid, None, None, "+34612345678", "ca")
+    store.claim_for_sending(aid)
+    again = store.schedule(aid, None, None, "+34612345678", "ca")
+    assert again.state == states.SENDING
+
+
+def test_unknown_status_is_recorded_not_applied(store):
+    aid = appointment_id()
+    store.schedule(aid, None, None, "+34612345678", "ca")
+    store.claim_for_sending(aid)
+    store.mark_sent(aid, f"m-{aid}")
+    store.apply_provider_status(f"m-{aid}", "pending_media")
+    assert store.get(aid).state == states.SENT
+    assert store.history(aid)[-1].event == "status:pending_media"
+
+
+def test_provider_timestamps_are_kept(store):
+    aid = appointment_id()
+    store.schedule(aid, None, None, "+34612345678", "ca")
+    store.claim_for_sending(aid)
+    sent_at = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+    store.mark_sent(aid, f"m-{aid}", at=sent_at)
+    store.apply_provider_status(f"m-{aid}", "delivered", at=sent_at + timedelta(seconds=3))
+    events = store.history(aid)
+    assert events[-1].at == sent_at + timedelta(seconds=3)
+    assert store.get(aid).sent_at == sent_at
+
+
+@pytest.mark.parametrize("current,target,expected", [
+    (states.SENT, states.DELIVERED, states.DELIVERED),
+    (states.READ, states.DELIVERED, None),
+    (states.DELIVERED, states.FAILED, None),          # failed only before delivery
+    (states.SENT, states.FAILED, states.FAILED),
+    (states.FAILED, states.DELIVERED, states.DELIVERED),  # the provider retried and delivered
+    (states.CONFIRMED, states.CANCELLED, states.CANCELLED),  # a change of mind
+    (states.CANCELLED, states.CONFIRMED, None),
+    (states.DELIVERED, states.CONFIRMED, states.CONFIRMED),  # read receipts hidden
+    (states.CONFIRMED, states.READ, None),
+    (states.SCHEDULED, states.EXPIRED, None),
+])
+def test_state_machine(current, target, expected):
+    assert next_state(current, target) == expected
