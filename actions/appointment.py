@@ -9,6 +9,7 @@ citizen told it is being processed, never that it is done.
 """
 from __future__ import annotations
 
+import abc
 import logging
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text
@@ -137,11 +138,14 @@ async def record_answer(appointment_id: str, operation: str, channel: str) -> No
     await in_thread(Services.reminders().record_answer, appointment_id, answer, channel)
 
 
-class AnswerAction(Action):
+class AnswerAction(Action, abc.ABC):
     """Confirm or cancel: the same steps, a different booking call."""
     operation = ""
     intent = ""
     done_status = ""
+
+    @abc.abstractmethod
+    def name(self) -> Text: ...
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:

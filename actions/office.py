@@ -2,6 +2,7 @@
 data: documents, address, opening hours, late arrival, a person."""
 from __future__ import annotations
 
+import abc
 import logging
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Text
@@ -59,8 +60,11 @@ def hours_summary(office: Office, lang: str) -> str:
     return "; ".join(parts)
 
 
-class OfficeAction(Action):
+class OfficeAction(Action, abc.ABC):
     """Shared error handling: the booking system down is said, not hidden."""
+
+    @abc.abstractmethod
+    def name(self) -> Text: ...
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
@@ -73,8 +77,8 @@ class OfficeAction(Action):
                 reason=render(domain, "utter_reason_other", lang), phone="")
             return []
 
-    async def answer(self, dispatcher, tracker, domain, lang) -> List[Dict[Text, Any]]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def answer(self, dispatcher, tracker, domain, lang) -> List[Dict[Text, Any]]: ...
 
 
 class ActionTellDocuments(OfficeAction):

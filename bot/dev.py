@@ -179,7 +179,12 @@ class Stack:
                     os.killpg(service.process.pid, signal.SIGKILL)
 
 
+def _stop_on_sigterm(*_):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     stack = Stack()
     print("Starting Recorda (sandbox booking service, WhatsApp simulator, actions, Rasa, worker)…")
     print(f"Logs: {stack.var_dir / 'logs'}")

@@ -18,7 +18,9 @@ async def trigger_intent(session: aiohttp.ClientSession, rasa_url: str, token: s
                          conversation_id: str, intent: str, entities: Dict[str, Any],
                          output_channel: str = "messagebird",
                          timeout: float = 30.0) -> Optional[dict]:
-    url = f"{rasa_url}/conversations/{quote(conversation_id, safe='')}/trigger_intent"
+    # "+" stays literal: Sanic does not unquote path parameters, and the
+    # conversation id must equal the E.164 sender id the connector uses.
+    url = f"{rasa_url}/conversations/{quote(conversation_id, safe='+')}/trigger_intent"
     params = {"output_channel": output_channel}
     if token:
         params["token"] = token
