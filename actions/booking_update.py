@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.appointment import office_phone, record_answer, refusal_reason, tell_outcome
-from actions.context import Services, language, owned_appointment
+from actions.context import language, owned_appointment
 from actions.speech import say
 from bot.booking import BookingError
 

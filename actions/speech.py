@@ -15,10 +15,10 @@ log = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def _variation(domain: Dict[str, Any], name: str, language: str) -> Dict[str, Any]:
-    variations = domain.get("responses", {}).get(name)
+def _variation(domain: Dict[str, Any], response: str, language: str) -> Dict[str, Any]:
+    variations = domain.get("responses", {}).get(response)
     if not variations:
-        raise KeyError(f"response {name} is not in the domain")
+        raise KeyError(f"response {response} is not in the domain")
     default = None
     for variation in variations:
         conditions = variation.get("condition") or []
@@ -29,11 +29,11 @@ def _variation(domain: Dict[str, Any], name: str, language: str) -> Dict[str, An
     return default or variations[0]
 
 
-def render(domain: Dict[str, Any], name: str, language: str, **values: Any) -> str:
-    text = _variation(domain, name, language).get("text", "")
+def render(domain: Dict[str, Any], response: str, language: str, **values: Any) -> str:
+    text = _variation(domain, response, language).get("text", "")
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
 
 
-def say(dispatcher: CollectingDispatcher, domain: Dict[str, Any], name: str, language: str,
+def say(dispatcher: CollectingDispatcher, domain: Dict[str, Any], response: str, language: str,
         buttons: Optional[List[Dict[str, str]]] = None, **values: Any) -> None:
-    dispatcher.utter_message(text=render(domain, name, language, **values), buttons=buttons or [])
+    dispatcher.utter_message(text=render(domain, response, language, **values), buttons=buttons or [])

@@ -13,7 +13,8 @@ from bot.booking import (
 )
 from bot.booking.rest import RestBookingSystem, booking_system_from_settings
 from bot.config import Settings
-from bot.sandbox.booking_seed import MADRID, next_service_day, previous_service_day, service_days_after
+from bot.sandbox.booking_seed import MADRID
+from bot.service_days import next_service_day, previous_service_day, service_days_after
 from bot.sandbox.citizens import CITIZENS
 from tests.booking_fixtures import (  # noqa: F401  (fixtures)
     appointment_of, appointments_on, booking, booking_service, free_port, madrid_today, outage,

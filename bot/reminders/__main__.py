@@ -21,7 +21,8 @@ from bot.booking.rest import booking_system_from_settings
 from bot.config import Settings
 from bot.i18n import format_when
 from bot.phone import mask
-from bot.reminders.job import JobSummary, next_service_day, run_job
+from bot.reminders.job import JobSummary, run_job
+from bot.service_days import next_service_day
 
 console = Console()
 

@@ -13,8 +13,8 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Awaitable, Callable, Iterable, List, Optional, Tuple
+from datetime import date
+from typing import Awaitable, Callable, Iterable, List, Optional
 
 import aiohttp
 
@@ -30,15 +30,6 @@ log = logging.getLogger(__name__)
 REMINDER_INTENT = "EXTERNAL_appointment_reminder"
 NOT_SENT_BY_ASSISTANT = "not_sent_by_assistant"
 ASSISTANT_UNAVAILABLE = "assistant_unavailable"
-
-
-def next_service_day(today: date, holidays: Iterable[date] = ()) -> date:
-    """The next weekday after `today` that is not a public holiday."""
-    closed = set(holidays)
-    day = today + timedelta(days=1)
-    while day.weekday() >= 5 or day in closed:
-        day += timedelta(days=1)
-    return day
 
 
 class RateLimiter:

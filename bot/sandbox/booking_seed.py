@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table
 from sqlalchemy.engine import Connection, Engine
 
+from bot.service_days import is_service_day, next_service_day, previous_service_day, service_days_after
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
 from bot.phone import to_e164
 from bot.sandbox.citizens import CITIZENS, Citizen
@@ -138,33 +139,6 @@ _DURATIONS = {pid: minutes for pid, _, minutes in _PROCEDURES}
 
 _BENCH_FIRST = ["Anna", "Pau", "Marta", "Joan", "Sílvia", "David", "Elena", "Sergi", "Clara", "Àlex"]
 _BENCH_LAST = ["Vidal", "Soler", "Ribas", "Costa", "Camps", "Ferrer", "Bosch", "Font", "Mas", "Roca"]
-
-
-def is_service_day(day: date) -> bool:
-    """Offices open Monday to Friday (local holidays are not modelled)."""
-    return day.weekday() < 5
-
-
-def next_service_day(day: date) -> date:
-    day += timedelta(days=1)
-    while not is_service_day(day):
-        day += timedelta(days=1)
-    return day
-
-
-def previous_service_day(day: date) -> date:
-    day -= timedelta(days=1)
-    while not is_service_day(day):
-        day -= timedelta(days=1)
-    return day
-
-
-def service_days_after(day: date, count: int) -> List[date]:
-    days = []
-    for _ in range(count):
-        day = next_service_day(day)
-        days.append(day)
-    return days
 
 
 def office_slots(office: dict, day: date) -> List[datetime]:

@@ -1,0 +1,206 @@
+"""End to end: every Recorda process started for real (sandbox booking
+service, WhatsApp simulator, action server, Rasa with the trained model,
+worker); the daily job sends the reminders; citizens tap buttons and write
+through the simulator, which signs its webhooks like MessageBird."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime
+from typing import Callable
+from urllib.parse import quote
+
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.dev import Ports, Stack
+from bot.phone import to_e164
+from bot.reminders.store import ReminderStore
+from bot.sandbox.citizens import CITIZENS
+from bot.service_days import next_service_day
+from connectors.messagebird_signature import HEADER, sign_webhook
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
+
+
+def call(method: str, url: str, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def wait_for(check: Callable[[], object], timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    assert MODEL.exists(), "no trained model: run `make train` (make test does it)"
+    var_dir = tmp_path_factory.mktemp("e2e")
+    ports = Ports(rasa=free_port(), actions=free_port(), booking=free_port(), simulator=free_port())
+    endpoints = var_dir / "endpoints.yml"
+    endpoints.write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{ports.actions}/webhook\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {var_dir / 'tracker.db'}\n")
+    stack = Stack(var_dir=var_dir, ports=ports, endpoints=endpoints, status_delays="0.2,0.4,0.6")
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def reminders_sent(stack):
+    """Runs the daily job once, as an operator would."""
+    result = subprocess.run([sys.executable, "-m", "bot.reminders", "send", "--tomorrow", "--no-progress"],
+                            cwd=PROJECT_ROOT, env=stack.env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def booking_get(stack, path):
+    return call("GET", f"{stack.booking_url}/api/v1{path}",
+                headers={"Authorization": "Bearer sandbox-booking-token"})[1]
+
+
+def thread(stack, msisdn):
+    return call("GET", f"{stack.simulator_url}/sim/messages?msisdn={quote(msisdn)}")[1]
+
+
+def reminder_of(stack, msisdn):
+    [message] = [m for m in thread(stack, msisdn) if m["type"] == "hsm"]
+    return message
+
+
+def appointment_id_of(message) -> str:
+    payload = message["content"]["hsm"]["components"][1]["parameters"][0]["payload"]
+    return json.loads(payload[payload.index("{"):])["appointment_id"]
+
+
+def reply(stack, msisdn, **body):
+    status, result = call("POST", f"{stack.simulator_url}/sim/reply", {"msisdn": msisdn, **body})
+    assert status == 200, result
+    assert result["webhook_statuses"] and all(s == 200 for s in result["webhook_statuses"]), result
+    return result
+
+
+def replies_after(stack, msisdn, inbound_id):
+    messages = thread(stack, msisdn)
+    index = next(i for i, m in enumerate(messages) if m["id"] == inbound_id)
+    return [m for m in messages[index + 1:] if m["direction"] == "sent"]
+
+
+def text_of(message) -> str:
+    content = message["content"]
+    if message["type"] == "text":
+        return content["text"]
+    return content["interactive"]["body"]["text"]
+
+
+def citizen(name):
+    c = next(c for c in CITIZENS if c.name == name)
+    return to_e164(c.phone)
+
+
+def test_each_citizen_with_whatsapp_gets_one_reminder_in_their_language(stack, reminders_sent):
+    assert "sent" in reminders_sent and "failed: not_mobile" in reminders_sent
+    expectations = {"Montserrat Puig i Ferrer": ("Us recordem", "Confirmo la cita"),
+                    "María García López": ("Le recordamos", "Confirmo la cita"),
+                    "Emily Thompson": ("This is a reminder", "I'll be there")}
+    for name, (phrase, button) in expectations.items():
+        message = reminder_of(stack, citizen(name))
+        assert phrase in message["rendered"]
+        assert [b["title"] for b in message["buttons"]][0] == button
+    tomorrow = next_service_day(datetime.now().date())
+    weekday_ca = ["dilluns", "dimarts", "dimecres", "dijous", "divendres"][tomorrow.weekday()]
+    assert weekday_ca in reminder_of(stack, citizen("Montserrat Puig i Ferrer"))["rendered"]
+    for c in CITIZENS:
+        number = to_e164(c.phone)
+        if number and number.startswith("+346"):
+            assert len([m for m in thread(stack, number) if m["type"] == "hsm"]) == 1, c.name
+    for landline in ("Rosa Vidal Camps", "Francisco Moreno Gil"):
+        assert thread(stack, citizen(landline)) == []
+
+
+def test_tap_cancel_frees_the_slot_and_a_second_tap_says_so(stack, reminders_sent):
+    msisdn = citizen("Montserrat Puig i Ferrer")
+    reminder = reminder_of(stack, msisdn)
+    appointment_id = appointment_id_of(reminder)
+    tapped = reply(stack, msisdn, button={"message_id": reminder["id"], "index": 1})
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "cancelled"
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, tapped["message"]["id"]))
+    assert "anul·lat" in text_of(answer) and "cita-previa" in text_of(answer)
+    cancelled_at = booking_get(stack, f"/appointments/{appointment_id}")["cancelled_at"]
+    again = reply(stack, msisdn, button={"message_id": reminder["id"], "index": 1})
+    [second] = wait_for(lambda: replies_after(stack, msisdn, again["message"]["id"]))
+    assert "ja estava anul·lada" in text_of(second)
+    assert booking_get(stack, f"/appointments/{appointment_id}")["cancelled_at"] == cancelled_at
+    store = ReminderStore(f"sqlite:///{stack.var_dir / 'recorda.db'}")
+    events = [e.event for e in store.history(appointment_id)]
+    assert store.get(appointment_id).state == "cancelled"
+    assert events[:3] == ["scheduled", "sending", "sent"] and "cancelled" in events
+
+
+def test_tap_confirm_in_spanish(stack, reminders_sent):
+    msisdn = citizen("María García López")
+    reminder = reminder_of(stack, msisdn)
+    tapped = reply(stack, msisdn, button={"message_id": reminder["id"], "index": 0})
+    assert booking_get(stack, f"/appointments/{appointment_id_of(reminder)}")["status"] == "confirmed"
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, tapped["message"]["id"]))
+    assert "confirmada" in text_of(answer) and "María" in text_of(answer)
+
+
+def test_a_typed_intent_payload_is_only_text(stack, reminders_sent):
+    msisdn = citizen("Jordi Vila Soler")
+    appointment_id = appointment_id_of(reminder_of(stack, msisdn))
+    sent = reply(stack, msisdn, text=f'/cancel_appointment{{"appointment_id":"{appointment_id}"}}')
+    wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "booked"
+
+
+def test_questions_and_media_get_answers_in_the_citizens_language(stack, reminders_sent):
+    msisdn = citizen("Emily Thompson")
+    sent = reply(stack, msisdn, text="where is the office? what's the address")
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert "openstreetmap.org" in text_of(answer)
+    photo = reply(stack, msisdn, media="image")
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, photo["message"]["id"]))
+    assert "I can only read text" in text_of(answer)
+
+
+def test_delivery_statuses_reach_the_reminder_store(stack, reminders_sent):
+    store = ReminderStore(f"sqlite:///{stack.var_dir / 'recorda.db'}")
+    no_whatsapp = appointment_id_of(reminder_of(stack, citizen("Teresa Solé Vives")))
+    reminder = wait_for(lambda: (r := store.get(no_whatsapp)) and r.state == "failed" and r)
+    assert (reminder.reason, reminder.error_code) == ("no_whatsapp_account", 302)
+    read = appointment_id_of(reminder_of(stack, citizen("Pere Martí Bosch")))
+    assert wait_for(lambda: store.get(read).state == "read")
+
+
+def test_forged_webhook_is_refused(stack):
+    body = json.dumps({"type": "message.created", "message": {
+        "id": "forged-1", "direction": "received", "type": "text", "from": "+34634567890",
+        "content": {"text": "anul·la la cita"}}}).encode()
+    for token in (sign_webhook("not-the-key-but-long-enough-0123456789", stack.webhook_url, body), ""):
+        req = urllib.request.Request(stack.webhook_url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", HEADER: token})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 401
