@@ -13,10 +13,11 @@ MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/nul
 run: venv models/.current
 	$(BIN)/python -m bot.dev
 
-## make test: data validation, the pytest suites (end-to-end included) and Rasa test stories
+## make test: data validation, Rasa test stories (NLU included), then the
+## pytest suites (end-to-end included)
 test: venv models/.current validate
+	$(BIN)/rasa test core --e2e --stories tests/stories --fail-on-prediction-errors --out var/results --model models/current.tar.gz
 	$(BIN)/python -m pytest -q tests
-	$(BIN)/rasa test core --stories tests/stories --fail-on-prediction-errors --out var/results --model models/current.tar.gz
 
 venv: $(BIN)/.installed
 

@@ -110,7 +110,7 @@ class ActionTellLocation(OfficeAction):
 
 def office_status(domain: Dict[Text, Any], office: Office, lang: str) -> str:
     tz = Services.settings().timezone
-    is_open, moment = status_at(office, datetime.now(tz))
+    is_open, moment = status_at(office, datetime.now(tz), Services.settings().holidays)
     if is_open:
         return render(domain, "utter_status_open", lang, time=format_time_only(moment, lang, tz))
     if moment is None:
@@ -125,7 +125,7 @@ class ActionTellOpeningHours(OfficeAction):
     async def answer(self, dispatcher, tracker, domain, lang):
         for office in await offices_for(tracker):
             say(dispatcher, domain, "utter_opening_hours", lang, office=office.name,
-                status=office_status(domain, office, lang), hours=hours_summary(office, lang))
+                status=office_status(domain, office, lang), hours=hours_summary(office, 'ca'))
         return []
 
 
@@ -149,9 +149,16 @@ class ActionRequestHuman(OfficeAction):
     def name(self) -> Text:
         return "action_request_human"
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        # Flagged even when the booking system cannot give the office's phone:
+        # staff must still see that the citizen asked for a person.
+        await super().run(dispatcher, tracker, domain)
+        return [SlotSet("flagged_for_staff", True)]
+
     async def answer(self, dispatcher, tracker, domain, lang):
         offices = await offices_for(tracker)
         office = offices[0] if offices else None
         say(dispatcher, domain, "utter_human", lang, phone=office.phone if office else "",
             hours=hours_summary(office, lang) if office else "")
-        return [SlotSet("flagged_for_staff", True)]
+        return []
