@@ -156,8 +156,7 @@ class AnswerAction(Action, abc.ABC):
             # We do not even know which appointment: nothing can be queued.
             log.error("Booking system down; cannot tell which appointment %s means",
                       mask(tracker.sender_id))
-            say(dispatcher, domain, "utter_operation_refused", lang,
-                reason=render(domain, "utter_reason_other", lang), phone="")
+            say(dispatcher, domain, "utter_booking_unavailable", lang)
             return []
         if target is None:
             return []
@@ -215,8 +214,7 @@ class ActionAppointmentDetails(Action):
         try:
             upcoming = await upcoming_for_sender(tracker)
         except BookingUnavailable:
-            say(dispatcher, domain, "utter_operation_refused", lang,
-                reason=render(domain, "utter_reason_other", lang), phone="")
+            say(dispatcher, domain, "utter_booking_unavailable", lang)
             return []
         if not upcoming:
             say(dispatcher, domain, "utter_no_appointment", lang, link=await _booking_link(lang))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from datetime import datetime
 from typing import Any, Callable, List, Optional
 
 from rasa_sdk import Tracker
@@ -102,10 +103,11 @@ async def owned_appointment(tracker: Tracker, appointment_id: str) -> Optional[A
 
 
 async def upcoming_for_sender(tracker: Tracker) -> List[Appointment]:
+    """The sender's active appointments that have not started yet."""
     phone = sender_phone(tracker)
     if phone is None:
         return []
-    from datetime import datetime
-    today = datetime.now(Services.settings().timezone).date()
-    found = await Services.booking().upcoming_appointments(phone, today)
-    return [a for a in found if a.is_active and owns(a, tracker)]
+    now = datetime.now(Services.settings().timezone)
+    found = await Services.booking().upcoming_appointments(phone, now.date())
+    # The booking system answers by day: this morning's are not upcoming.
+    return [a for a in found if a.is_active and a.starts_at > now and owns(a, tracker)]

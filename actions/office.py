@@ -73,8 +73,7 @@ class OfficeAction(Action, abc.ABC):
             return await self.answer(dispatcher, tracker, domain, lang)
         except BookingError as exc:
             log.error("%s: booking system error %s", self.name(), exc)
-            say(dispatcher, domain, "utter_operation_refused", lang,
-                reason=render(domain, "utter_reason_other", lang), phone="")
+            say(dispatcher, domain, "utter_booking_unavailable", lang)
             return []
 
     @abc.abstractmethod
@@ -125,7 +124,7 @@ class ActionTellOpeningHours(OfficeAction):
     async def answer(self, dispatcher, tracker, domain, lang):
         for office in await offices_for(tracker):
             say(dispatcher, domain, "utter_opening_hours", lang, office=office.name,
-                status=office_status(domain, office, lang), hours=hours_summary(office, 'ca'))
+                status=office_status(domain, office, lang), hours=hours_summary(office, lang))
         return []
 
 
@@ -153,7 +152,12 @@ class ActionRequestHuman(OfficeAction):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         # Flagged even when the booking system cannot give the office's phone:
         # staff must still see that the citizen asked for a person.
-        await super().run(dispatcher, tracker, domain)
+        lang = language(tracker)
+        try:
+            await self.answer(dispatcher, tracker, domain, lang)
+        except BookingError as exc:
+            log.error("%s: booking system error %s", self.name(), exc)
+            say(dispatcher, domain, "utter_human_flagged", lang)
         return [SlotSet("flagged_for_staff", True)]
 
     async def answer(self, dispatcher, tracker, domain, lang):

@@ -27,7 +27,7 @@ from typing import Callable, List, Optional
 
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
-from sqlalchemy import and_, create_engine, inspect, select
+from sqlalchemy import and_, create_engine, func, inspect, select
 from sqlalchemy.engine import Engine
 
 from bot.booking import ACTIVE_STATUSES, ATTENDED, CANCELLED, CONFIRMED, NO_SHOW
@@ -73,10 +73,22 @@ def open_database(db_path: str, today: date, reseed: bool = False,
     """The engine of the sandbox database, seeded on first use or on request."""
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{db_path}", future=True)
-    # A benchmark needs a known state, so asking for bench data reseeds.
-    if reseed or bench_appointments or not inspect(engine).has_table("appointments"):
+    # A benchmark needs a known state, so asking for bench data reseeds; so
+    # does data seeded days ago, or the demo would have nothing to remind of.
+    if reseed or bench_appointments or not inspect(engine).has_table("appointments") \
+            or _is_stale(engine, today):
         seed(engine, today, bench_appointments)
     return engine
+
+
+def _is_stale(engine: Engine, today: date) -> bool:
+    """True when no appointment is left on the next service day."""
+    first = datetime.combine(next_service_day(today), datetime.min.time())
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(appointments)
+                             .where(appointments.c.starts_at >= first)
+                             .where(appointments.c.starts_at < first + timedelta(days=1))).scalar()
+    return count == 0
 
 
 def _local(wall_clock: datetime) -> datetime:
