@@ -18,7 +18,7 @@ from connectors.messagebird_signature import HEADER, SignatureError, sign_webhoo
 from tests.conftest import free_port
 from tests.recording_server import RecordingServer
 
-SIGNING_KEY = "test-signing-key"
+SIGNING_KEY = "test-signing-key-at-least-32-bytes-long"
 CITIZEN = "+34612345678"
 
 
@@ -57,7 +57,7 @@ def test_signature_rejected(case):
     now = None
     url = URL
     if case == "wrong key":
-        token = sign_webhook("another-key", URL, body)
+        token = sign_webhook("another-key-also-32-bytes-or-longer", URL, body)
     elif case == "expired":
         now = time.time() + 120
     elif case == "not yet valid":
@@ -229,7 +229,7 @@ async def test_signed_button_tap_reaches_the_assistant(webhook):
 async def test_bad_signatures_get_401_and_change_nothing(webhook, attack):
     body = inbound("text", {"text": "anul·la la cita"})
     if attack == "wrong key":
-        result = await webhook.post(body, key="guessed-key")
+        result = await webhook.post(body, key="a-guessed-key-32-bytes-or-longer-x")
     elif attack == "tampered":
         result = await webhook.post(body, signed_body=json.dumps(inbound("text", {"text": "hola"})).encode())
     elif attack == "missing":
