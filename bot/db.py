@@ -40,8 +40,24 @@ def get_engine(url: str) -> Engine:
             import bot.booking.outbox  # noqa: F401
             import bot.webhook_receipts  # noqa: F401
             metadata.create_all(engine)
+            _add_missing_columns(engine)
             _engines[url] = engine
         return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Adds nullable columns that a newer Recorda defines to tables an older
+    one created (create_all only creates missing tables). Anything more than
+    that needs a real migration."""
+    from sqlalchemy import inspect
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        existing = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in existing and column.nullable:
+                kind = column.type.compile(dialect=engine.dialect)
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}')
 
 
 def dispose_all() -> None:

@@ -1,11 +1,18 @@
-"""Recorda's background worker: retries the confirm/cancel operations that
-the booking system could not take, and has the assistant tell the citizen
-when they are done. Run one per deployment: `python -m bot.worker`."""
+"""Recorda's background worker, one per deployment (`python -m bot.worker`).
+Each pass it:
+
+* retries the confirm/cancel operations the booking system could not take,
+  and has the assistant tell the citizen when they are done;
+* closes the reply window of unanswered reminders whose time is up.
+
+Everything it acts on is in the database, so a restart loses nothing.
+"""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+from typing import Awaitable, Callable, List
 
 import aiohttp
 
@@ -13,8 +20,11 @@ from bot.booking.outbox import DONE, BookingOutbox, Operation, OutboxWorker
 from bot.booking.rest import booking_system_from_settings
 from bot.config import Settings
 from bot.rasa_client import trigger_intent
+from bot.reminders.store import ReminderStore
 
 log = logging.getLogger(__name__)
+
+Duty = Callable[[], Awaitable[object]]
 
 
 def rasa_notifier(session: aiohttp.ClientSession, settings: Settings):
@@ -26,20 +36,39 @@ def rasa_notifier(session: aiohttp.ClientSession, settings: Settings):
     return notify
 
 
+def expiry_duty(store: ReminderStore) -> Duty:
+    async def expire() -> None:
+        expired = await asyncio.get_running_loop().run_in_executor(None, store.expire_due)
+        if expired:
+            log.info("Reply window closed for %d reminder(s)", len(expired))
+    return expire
+
+
+async def run_duties(duties: List[Duty], interval: float) -> None:
+    while True:
+        for duty in duties:
+            try:
+                await duty()
+            except Exception:  # one failing duty must not stop the others
+                log.exception("Worker duty %s failed; trying again next pass", duty)
+        await asyncio.sleep(interval)
+
+
 async def main(interval: float) -> None:
     settings = Settings.from_env()
     booking = booking_system_from_settings(settings)
     async with aiohttp.ClientSession() as session:
-        worker = OutboxWorker(BookingOutbox(settings.db_url), booking, rasa_notifier(session, settings))
+        outbox = OutboxWorker(BookingOutbox(settings.db_url), booking, rasa_notifier(session, settings))
+        duties = [outbox.run_once, expiry_duty(ReminderStore(settings.db_url))]
         log.info("Worker started (every %.1fs)", interval)
         try:
-            await worker.run_forever(interval)
+            await run_duties(duties, interval)
         finally:
             await booking.close()
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

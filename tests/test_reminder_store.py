@@ -127,3 +127,60 @@ def test_provider_timestamps_are_kept(store):
 ])
 def test_state_machine(current, target, expected):
     assert next_state(current, target) == expected
+
+
+def _sent_reminder(store, office_id="oac-centre", at=None):
+    aid = appointment_id()
+    store.schedule(aid, date(2026, 12, 1), office_id, "+34612345678", "ca")
+    store.claim_for_sending(aid)
+    store.mark_sent(aid, f"m-{aid}", at=at)
+    return aid
+
+
+SENT_AT = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+
+
+def test_reply_window_closes_after_23h40_and_keeps_read(store, db_url):
+    unread = _sent_reminder(store, at=SENT_AT)
+    read = _sent_reminder(store, at=SENT_AT)
+    store.apply_provider_status(f"m-{read}", "read", at=SENT_AT + timedelta(hours=2))
+    ours = {unread, read}
+    # (The PostgreSQL database is shared by the tests: look at ours only.)
+    assert ours.isdisjoint(r.appointment_id for r in store.expire_due(SENT_AT + timedelta(hours=23, minutes=39)))
+    # A restart: a new store on the same database, nothing held in memory.
+    from bot.db import dispose_all
+    dispose_all()
+    restarted = ReminderStore(store.engine.url.render_as_string(hide_password=False))
+    expired = restarted.expire_due(SENT_AT + timedelta(hours=23, minutes=40))
+    assert ours <= {r.appointment_id for r in expired}
+    assert restarted.get(unread).state == states.EXPIRED and not restarted.get(unread).was_read
+    assert restarted.get(read).state == states.EXPIRED and restarted.get(read).was_read
+    assert restarted.history(read)[-1].detail == {"was_read": True}
+    again = restarted.expire_due(SENT_AT + timedelta(days=2))
+    assert ours.isdisjoint(r.appointment_id for r in again)  # expired once only
+
+
+def test_reply_window_is_set_per_office(store):
+    # offices.yml: oac-la-platja waits 20 h, the others 23 h 40 min.
+    platja = _sent_reminder(store, office_id="oac-la-platja", at=SENT_AT)
+    centre = _sent_reminder(store, office_id="oac-centre", at=SENT_AT)
+    assert store.get(platja).window_closes_at == SENT_AT + timedelta(hours=20)
+    assert store.get(centre).window_closes_at == SENT_AT + timedelta(hours=23, minutes=40)
+
+
+def test_answered_or_failed_reminders_never_expire(store):
+    answered = _sent_reminder(store, at=SENT_AT)
+    store.record_answer(answered, states.CONFIRMED, "text")
+    failed = _sent_reminder(store, at=SENT_AT)
+    store.apply_provider_status(f"m-{failed}", "failed", error_code=302, reason="no_whatsapp_account")
+    later = [r.appointment_id for r in store.expire_due(SENT_AT + timedelta(days=1))]
+    assert answered not in later and failed not in later
+    assert store.get(answered).state == states.CONFIRMED
+
+
+def test_a_late_cancel_after_expiry_is_still_recorded(store):
+    aid = _sent_reminder(store, at=SENT_AT)
+    store.expire_due(SENT_AT + timedelta(days=1))
+    store.record_answer(aid, states.CANCELLED, "text")
+    assert store.get(aid).state == states.CANCELLED
+    assert [e.event for e in store.history(aid)][-2:] == ["expired", "cancelled"]

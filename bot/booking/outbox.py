@@ -9,7 +9,6 @@ idempotent, so a retry after a lost answer is harmless.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -192,11 +191,3 @@ class OutboxWorker:
                 log.warning("Could not tell %s about operation %d yet: %s", op.sender_id, op.id, exc)
                 continue
             self.outbox.mark_notified(op.id)
-
-    async def run_forever(self, interval: float = 1.0) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("Outbox pass failed; trying again")
-            await asyncio.sleep(interval)

@@ -18,6 +18,7 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, St
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import get_engine, metadata
+from bot.office_settings import for_office
 from bot.reminders import states
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ reminders = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
+    # When the reply window closes; set at send time from the office's settings.
+    Column("window_closes_at", DateTime(timezone=True), nullable=True, index=True),
 )
 
 # Statuses that arrived before the send that produced the message was
@@ -69,6 +72,11 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _utc(value: datetime) -> datetime:
+    """Every time is stored in UTC (SQLite keeps no offset)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 def _aware(value: Optional[datetime]) -> Optional[datetime]:
     # SQLite returns naive datetimes; every time stored here is UTC.
     if value is not None and value.tzinfo is None:
@@ -92,11 +100,12 @@ class Reminder:
     created_at: datetime
     updated_at: datetime
     sent_at: Optional[datetime]
+    window_closes_at: Optional[datetime]
 
     @classmethod
     def from_row(cls, row) -> "Reminder":
         d = dict(row._mapping)
-        for key in ("created_at", "updated_at", "sent_at"):
+        for key in ("created_at", "updated_at", "sent_at", "window_closes_at"):
             d[key] = _aware(d[key])
         return cls(**d)
 
@@ -192,13 +201,32 @@ class ReminderStore:
 
     def mark_sent(self, appointment_id: str, provider_message_id: str,
                   at: Optional[datetime] = None) -> Optional[Reminder]:
-        at = at or _now()
+        at = _utc(at or _now())
         with self.engine.begin() as conn:
+            office_id = conn.execute(select(reminders.c.office_id).where(
+                reminders.c.appointment_id == appointment_id)).scalar()
             conn.execute(update(reminders).where(reminders.c.appointment_id == appointment_id)
-                         .values(provider_message_id=provider_message_id, sent_at=at))
+                         .values(provider_message_id=provider_message_id, sent_at=at,
+                                 window_closes_at=at + for_office(office_id).reply_window))
         reminder = self.transition(appointment_id, states.SENT, at, "connector",
                                    {"message_id": provider_message_id})
         return self._replay_unmatched(provider_message_id) or reminder
+
+    def expire_due(self, now: Optional[datetime] = None) -> List[Reminder]:
+        """Closes the reply window of unanswered reminders whose time is up.
+        Driven by the stored closing time, so it survives restarts."""
+        now = _utc(now or _now())
+        with self.engine.connect() as conn:
+            due = conn.execute(select(reminders.c.appointment_id, reminders.c.was_read).where(
+                reminders.c.state.in_((states.SENT, states.DELIVERED, states.READ))
+                & (reminders.c.window_closes_at <= now))).all()
+        expired = []
+        for appointment_id, was_read in due:
+            reminder = self.transition(appointment_id, states.EXPIRED, now, "window",
+                                       {"was_read": bool(was_read)})
+            if reminder is not None and reminder.state == states.EXPIRED:
+                expired.append(reminder)
+        return expired
 
     def _replay_unmatched(self, message_id: str) -> Optional[Reminder]:
         with self.engine.begin() as conn:
@@ -252,6 +280,7 @@ class ReminderStore:
                    detail: Optional[dict] = None, reason: Optional[str] = None,
                    error_code: Optional[int] = None) -> Optional[Reminder]:
         """Applies `target` if the state machine allows it; always records the event."""
+        at = _utc(at)
         with self.engine.begin() as conn:
             row = conn.execute(select(reminders).where(
                 reminders.c.appointment_id == appointment_id).with_for_update()).first()
