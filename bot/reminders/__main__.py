@@ -2,11 +2,14 @@
 
     python -m bot.reminders send --tomorrow            # the next service day
     python -m bot.reminders send --date 2026-12-01 --office oac-centre --dry-run
+    python -m bot.reminders follow-up --tomorrow       # whom to call
+    python -m bot.reminders follow-up --date 2026-12-01 --csv > call-list.csv
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import logging
 import sys
 from datetime import date, datetime
@@ -20,7 +23,10 @@ from bot.booking import BookingError
 from bot.booking.rest import booking_system_from_settings
 from bot.config import Settings
 from bot.i18n import format_when
-from bot.phone import mask
+from bot.phone import mask, to_e164
+from bot.reminders.follow_up import CATEGORY_LABELS, FollowUpItem, follow_up_list
+from bot.reminders.provider_status import reason_label
+from bot.reminders.store import ReminderStore
 from bot.reminders.job import JobSummary, run_job
 from bot.service_days import next_service_day
 
@@ -42,6 +48,17 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     send.add_argument("--rate", type=float, default=80.0, help="reminders per second at most (80)")
     send.add_argument("--concurrency", type=int, default=16, help="reminders in flight at once (16)")
     send.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    follow = sub.add_parser("follow-up", help="appointments whose reminder failed or got no answer")
+    day = follow.add_mutually_exclusive_group()
+    day.add_argument("--tomorrow", action="store_true", help="the next service day (default)")
+    day.add_argument("--date", type=date.fromisoformat, help="a service day, YYYY-MM-DD")
+    follow.add_argument("--office", action="append", dest="offices", help="only this office (repeatable)")
+    follow.add_argument("--open", action="store_true", dest="include_open",
+                        help="also reminders still awaiting an answer (for calls the afternoon before)")
+    follow.add_argument("--csv", action="store_true", help="CSV on standard output")
+    follow.add_argument("--show-numbers", action="store_true",
+                        help="full phone numbers (masked by default)")
     return parser.parse_args(argv)
 
 
@@ -106,11 +123,55 @@ async def send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _follow_up_rows(items: List[FollowUpItem], settings: Settings, show_numbers: bool) -> List[List[str]]:
+    rows = []
+    for item in items:
+        a = item.appointment
+        phone = to_e164(a.phone, settings.default_region) or a.phone
+        reason = reason_label(item.reason, item.reminder.error_code) if item.reason else ""
+        rows.append([a.office_id, a.starts_at.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M"),
+                     a.citizen_name, phone if show_numbers else mask(phone), a.language,
+                     CATEGORY_LABELS[item.category], reason, a.id])
+    return rows
+
+
+FOLLOW_UP_COLUMNS = ["office", "time", "citizen", "phone", "language", "situation", "reason", "appointment"]
+
+
+async def follow_up(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    day = args.date or next_service_day(datetime.now(settings.timezone).date(), settings.holidays)
+    booking = booking_system_from_settings(settings)
+    try:
+        items = await follow_up_list(ReminderStore(settings.db_url), booking, day,
+                                     args.offices or settings.offices or None, args.include_open)
+    except BookingError as exc:
+        console.print(f"[red]The booking system could not be read: {exc}")
+        return 1
+    finally:
+        await booking.close()
+    rows = _follow_up_rows(items, settings, args.show_numbers)
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(FOLLOW_UP_COLUMNS)
+        writer.writerows(rows)
+        return 0
+    table = Table(title=f"Follow-up for {day}: {len(rows)} appointment(s) to call")
+    for column in FOLLOW_UP_COLUMNS:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     if args.command == "send":
         return asyncio.run(send(args))
+    if args.command == "follow-up":
+        return asyncio.run(follow_up(args))
     return 2
 
 

@@ -47,3 +47,23 @@ def reason_for_error(code: Optional[int]) -> str:
     if 132000 <= code <= 132999:  # WhatsApp template errors
         return TEMPLATE_REJECTED
     return PROVIDER_ERROR
+
+# What staff read in the follow-up list and the console.
+REASON_LABELS = {
+    NO_WHATSAPP: "no WhatsApp account",
+    NOT_DELIVERED: "not delivered (phone off or old app)",
+    NUMBER_DOES_NOT_EXIST: "number does not exist",
+    TEMPLATE_REJECTED: "template rejected by WhatsApp",
+    RATE_LIMITED: "rate limited by the provider",
+    OUTSIDE_WINDOW: "outside WhatsApp's 24 h window",
+    PROVIDER_ERROR: "provider error",
+    INVALID_NUMBER: "invalid phone number",
+    NOT_MOBILE: "landline (no WhatsApp)",
+    "not_sent_by_assistant": "not sent (appointment changed or not this number's)",
+    "assistant_unavailable": "assistant unavailable (re-run the job)",
+}
+
+
+def reason_label(reason: Optional[str], code: Optional[int] = None) -> str:
+    label = REASON_LABELS.get(reason or "", reason or "unknown")
+    return f"{label} (code {code})" if reason == PROVIDER_ERROR and code is not None else label
