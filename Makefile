@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
-.PHONY: run test venv train validate clean bench remind
+.PHONY: run test venv train validate clean bench remind nlu-check
 
 ## make run: install, train if needed, start every service with sandbox defaults
 run: venv models/.current
@@ -35,6 +35,13 @@ train: models/.current
 models/.current: $(BIN)/.installed $(MODEL_INPUTS)
 	$(BIN)/rasa train --data data --domain domain.yml --config config.yml --out models --fixed-model-name current
 	touch $@
+
+## make nlu-check: for content editors — validate the data, train, run the
+## conversation tests and score the model on the held-out messages
+nlu-check: venv validate models/.current
+	$(BIN)/rasa test core --e2e --stories tests/stories --fail-on-prediction-errors --out var/results --model models/current.tar.gz
+	$(BIN)/python -m pytest -q tests/test_language.py tests/test_nlu_eval.py
+	$(BIN)/python -m bot.nlu_eval
 
 bench: venv models/.current
 	$(BIN)/python -m bench.reminder_dispatch

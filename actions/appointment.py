@@ -128,6 +128,16 @@ async def tell_outcome(dispatcher: CollectingDispatcher, domain: Dict[Text, Any]
         office=f"{office.name} ({office.address})")
 
 
+def ask_before_cancelling(dispatcher: CollectingDispatcher, domain: Dict[Text, Any], lang: str,
+                          appointment: Appointment) -> None:
+    buttons = [
+        {"title": render(domain, "utter_button_cancel_it", lang, date=short_date(appointment)),
+         "payload": payloads.cancel(appointment.id)},
+        {"title": render(domain, "utter_button_keep_it", lang), "payload": payloads.confirm(appointment.id)},
+    ]
+    say(dispatcher, domain, "utter_ask_cancel", lang, buttons=buttons, when=when(appointment, lang))
+
+
 def answer_channel(tracker: Tracker) -> str:
     """How the citizen answered: a button tap arrives as an intent payload."""
     return "button" if (tracker.latest_message.get("text") or "").startswith("/") else "text"
@@ -165,6 +175,9 @@ class AnswerAction(Action, abc.ABC):
         if appointment is not None and appointment.status == self.done_status:
             await tell_outcome(dispatcher, domain, lang, self.operation, appointment, already=True)
             return events
+        if appointment is not None and self.needs_confirmation(tracker):
+            ask_before_cancelling(dispatcher, domain, lang, appointment)
+            return events
         outbox = Services.outbox()
         if appointment is None or await in_thread(outbox.pending_for, target.appointment_id):
             return events + await self._queue(dispatcher, domain, tracker, target.appointment_id, lang)
@@ -181,6 +194,14 @@ class AnswerAction(Action, abc.ABC):
         await record_answer(updated.id, self.operation, answer_channel(tracker))
         await tell_outcome(dispatcher, domain, lang, self.operation, updated)
         return events
+
+    def needs_confirmation(self, tracker: Tracker) -> bool:
+        """A cancellation understood from words with little confidence is
+        asked back, never done on a guess. A button tap is never a guess."""
+        if self.operation != "cancel" or answer_channel(tracker) == "button":
+            return False
+        confidence = (tracker.latest_message.get("intent") or {}).get("confidence") or 0.0
+        return confidence < Services.settings().cancel_confidence
 
     async def _queue(self, dispatcher, domain, tracker, appointment_id: str, lang: str) -> List:
         await in_thread(Services.outbox().enqueue, appointment_id, self.operation,

@@ -3,32 +3,28 @@ var dir, an endpoints file pointing at both), the job's settings for that
 stack, percentiles and the one-JSON-object output."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import math
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Awaitable, Callable, Dict, Iterator, List, Optional, Sequence
 
 from bot import config
 from bot.config import PROJECT_ROOT, Settings
 from bot.dev import Ports, Stack
 
-try:  # where it lives now; it used to be in the job's module
-    from bot.service_days import next_service_day
-except ImportError:  # pragma: no cover
-    from bot.reminders.job import next_service_day  # type: ignore[no-redef]
-
 log = logging.getLogger("bench")
 
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
-# The default ports of `make run`, never used here.
-DEMO_PORTS = {5005, 5055, 8081, 8082}
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -40,21 +36,23 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def free_ports() -> Ports:
-    """Four distinct free ports on 127.0.0.1, none of them the demo's."""
+    """A distinct free port on 127.0.0.1 for every service in `Ports`, none
+    of them a default port of `make run`."""
+    names = [f.name for f in dataclasses.fields(Ports)]
+    demo = set(dataclasses.astuple(Ports()))
     sockets: List[socket.socket] = []
     try:
-        while len(sockets) < 4:
+        while len(sockets) < len(names):
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
-            if s.getsockname()[1] in DEMO_PORTS:
+            if s.getsockname()[1] in demo:
                 s.close()
                 continue
             sockets.append(s)
-        rasa, actions, booking, simulator = (s.getsockname()[1] for s in sockets)
+        return Ports(**{name: s.getsockname()[1] for name, s in zip(names, sockets)})
     finally:
         for s in sockets:
             s.close()
-    return Ports(rasa=rasa, actions=actions, booking=booking, simulator=simulator)
 
 
 def _write_endpoints(var_dir: Path, ports: Ports) -> Path:
@@ -112,6 +110,37 @@ def settings_for(stack: Stack) -> Settings:
         config.VAR_DIR = saved_var
 
 
+def _group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in a process group (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        # fields[2] is pgrp; [11], [12] utime, stime (stat fields 5, 14, 15).
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def cpu_snapshot(stack: Stack) -> Dict[str, float]:
+    """CPU seconds used so far by each service of the stack and by this process."""
+    snapshot = {s.name: _group_cpu_seconds(s.process.pid) for s in stack.services if s.process}
+    times = os.times()
+    snapshot["bench process (job / client)"] = times.user + times.system
+    return snapshot
+
+
+def cpu_delta(before: Dict[str, float], after: Dict[str, float]) -> Dict[str, float]:
+    return {name: round(after[name] - before.get(name, 0.0), 2) for name in after}
+
+
 def percentile(values: Sequence[float], p: float) -> Optional[float]:
     """Nearest-rank percentile (p in 0..100); None for no values."""
     if not values:
@@ -130,7 +159,31 @@ def summary_ms(values_seconds: Sequence[float]) -> Dict[str, Optional[float]]:
             "max_ms": ms(max(values_seconds) if values_seconds else None)}
 
 
+def machine() -> Dict[str, float]:
+    """What the figures were measured on: other work on the machine skews them."""
+    return {"cpus": os.cpu_count() or 0, "load_average_1m": round(os.getloadavg()[0], 2)}
+
+
 def emit(result: dict) -> None:
     """The one JSON object on stdout."""
     sys.stdout.write(json.dumps(result, ensure_ascii=False, sort_keys=False) + "\n")
     sys.stdout.flush()
+
+
+def _stop_on_sigterm(*_) -> None:
+    # Turns SIGTERM into an exception so that the stack is stopped on the way out.
+    raise SystemExit(143)
+
+
+def run_benchmark(name: str, run: Callable[[], Awaitable[dict]]) -> Optional[dict]:
+    """Runs one benchmark; its result, or None after emitting {"benchmark", "error"}
+    (the stack could not start, a service failed...)."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        result = asyncio.run(run())
+    except Exception as exc:  # noqa: BLE001 - reported as the one JSON object
+        log.exception("%s failed", name)
+        emit({"benchmark": name, "error": f"{type(exc).__name__}: {exc}"[:2000]})
+        return None
+    emit(result)
+    return result

@@ -25,10 +25,12 @@ from typing import Dict, Optional
 
 import aiohttp
 
-from bench._common import bench_stack, emit, next_service_day, settings_for, setup_logging
+from bench._common import (bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark,
+                           settings_for, setup_logging)
 from bot.booking.rest import booking_system_from_settings
 from bot.reminders.job import run_job
 from bot.reminders.store import ReminderStore
+from bot.service_days import next_service_day
 
 log = logging.getLogger("bench.reminder_dispatch")
 
@@ -102,12 +104,14 @@ async def run(args: argparse.Namespace) -> dict:
         booking = booking_system_from_settings(settings)
         phase: Dict[str, float] = {}
         done = {"n": 0}
+        cpu: Dict[str, Dict[str, float]] = {}
 
         def progress(total: int):
             # run_job calls this right before the send phase, then ticks once per reminder.
             phase["planned"] = total
             phase["start"] = time.perf_counter()
             phase["start_wall"] = time.time()
+            cpu["before"] = cpu_snapshot(stack)
             log.info("Send phase: %d reminders, rate %s/s, concurrency %d", total, args.rate,
                      args.concurrency)
 
@@ -115,10 +119,13 @@ async def run(args: argparse.Namespace) -> dict:
                 done["n"] += 1
                 phase["end"] = time.perf_counter()
                 phase["end_wall"] = time.time()
+                if done["n"] == total:
+                    cpu["after"] = cpu_snapshot(stack)
                 if done["n"] % 100 == 0:
                     log.info("%d/%d done (%.1fs)", done["n"], total, phase["end"] - phase["start"])
             return tick
 
+        before = machine()
         job_started = time.perf_counter()
         try:
             summary = await asyncio.wait_for(
@@ -161,14 +168,19 @@ async def run(args: argparse.Namespace) -> dict:
             "status_webhooks_during_send": view["status_webhooks_during_send"],
             "webhooks_failed": view["webhooks_failed"],
             "service_day": service_day.isoformat(),
+            # Where the CPU went during the send phase (2 cores: at most 2 s per second).
+            "cpu_seconds_during_send": (cpu_delta(cpu["before"], cpu["after"])
+                                        if "after" in cpu else None),
+            "machine": before,
         }
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
-    result = asyncio.run(run(args))
-    emit(result)
+    result = run_benchmark("reminder_dispatch", lambda: run(args))
+    if result is None:
+        return 2
     ok = result["duplicates"] == 0 and result["simulator_messages"] == result["sent"]
     return 0 if ok else 1
 

@@ -38,6 +38,14 @@ class Settings:
     default_language: str
     offices: tuple = field(default_factory=tuple)
     holidays: tuple = field(default_factory=tuple)
+    # Below this NLU confidence a cancellation in words is asked back first.
+    cancel_confidence: float = 0.85
+    # The SMS fallback and the citizen's page (bot.citizen_links, bot.web).
+    link_secret: str = field(default="", repr=False)
+    public_url: str = "http://127.0.0.1:8080"
+    sms_api_url: str = "https://rest.messagebird.com"
+    messagebird_access_key: str = field(default="", repr=False)
+    sms_originator: str = "Ajuntament"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -52,9 +60,17 @@ class Settings:
             default_region=_env("RECORDA_DEFAULT_REGION", "ES"),
             default_language=_env("RECORDA_DEFAULT_LANGUAGE", "ca"),
             offices=tuple(o for o in _env("RECORDA_OFFICES", "").split(",") if o),
+            cancel_confidence=float(_env("RECORDA_CANCEL_CONFIDENCE", "0.85")),
             # Public holidays (YYYY-MM-DD, comma-separated): no service, no reminders.
             holidays=tuple(date.fromisoformat(d.strip())
                            for d in _env("RECORDA_HOLIDAYS", "").split(",") if d.strip()),
+            # Signs the personal links of the SMS fallback; `make run` generates var/link-secret.
+            link_secret=_env("RECORDA_LINK_SECRET", _read_secret("link-secret")),
+            # Where citizens reach bot.web (the personal links point there).
+            public_url=_env("RECORDA_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+            sms_api_url=_env("MESSAGEBIRD_SMS_API_URL", "https://rest.messagebird.com").rstrip("/"),
+            messagebird_access_key=_env("MESSAGEBIRD_ACCESS_KEY", ""),
+            sms_originator=_env("RECORDA_SMS_ORIGINATOR", "Ajuntament"),
         )
 
 

@@ -1,6 +1,7 @@
 """Starts Recorda with its embedded defaults on this machine: the sandbox
-booking service, the WhatsApp simulator, the action server, the Rasa server
-and the worker, each a real process, all on localhost. `make run` calls it;
+booking service, the WhatsApp simulator (with its SMS API), the action
+server, the Rasa server, the worker and the web app (the citizen's page of
+the SMS links), each a real process, all on localhost. `make run` calls it;
 the end-to-end tests and the benchmarks use `Stack` the same way.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Ports:
     actions: int = 5055
     booking: int = 8081
     simulator: int = 8082
+    web: int = 8080
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Stack:
     status_delays: str = "0.5,1.5,4"
     bench_appointments: int = 0
     rasa_token: str = ""
+    link_secret: str = ""
     extra_env: Dict[str, str] = field(default_factory=dict)
     services: List[Service] = field(default_factory=list)
 
@@ -57,13 +60,16 @@ class Stack:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         (self.var_dir / "logs").mkdir(exist_ok=True)
         if not self.rasa_token:
-            self.rasa_token = self._persistent_token()
+            # Rasa's HTTP API only answers with this token; the job reads it too.
+            self.rasa_token = self._persistent_secret("rasa-token", 24)
+        if not self.link_secret:
+            # Signs the personal links of the SMS fallback (worker and web app).
+            self.link_secret = self._persistent_secret("link-secret", 32)
 
-    def _persistent_token(self) -> str:
-        # Rasa's HTTP API only answers with this token; the job reads it too.
-        path = self.var_dir / "rasa-token"
+    def _persistent_secret(self, name: str, nbytes: int) -> str:
+        path = self.var_dir / name
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(24))
+            path.write_text(secrets.token_urlsafe(nbytes))
             path.chmod(0o600)
         return path.read_text().strip()
 
@@ -74,6 +80,10 @@ class Stack:
     @property
     def simulator_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.simulator}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.web}"
 
     @property
     def rasa_url(self) -> str:
@@ -96,6 +106,9 @@ class Stack:
             "MESSAGEBIRD_ACCESS_KEY": SANDBOX_ACCESS_KEY,
             "MESSAGEBIRD_SIGNING_KEY": SANDBOX_SIGNING_KEY,
             "MESSAGEBIRD_CHANNEL_ID": SANDBOX_CHANNEL_ID,
+            "MESSAGEBIRD_SMS_API_URL": self.simulator_url,
+            "RECORDA_LINK_SECRET": self.link_secret,
+            "RECORDA_PUBLIC_URL": self.web_url,
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "SANIC_HOST": "127.0.0.1",
@@ -129,6 +142,8 @@ class Stack:
                              "--endpoints", str(self.endpoints or PROJECT_ROOT / "endpoints.yml")],
                     f"{self.rasa_url}/status?token={self.rasa_token}"),
             Service("worker", [py, "-m", "bot.worker"], ""),
+            Service("web app", [py, "-m", "bot.web", "--host", "127.0.0.1", "--port", str(self.ports.web)],
+                    f"{self.web_url}/health"),
         ]
 
     def start(self, timeout: float = 180.0) -> None:
@@ -186,7 +201,7 @@ def _stop_on_sigterm(*_):
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     stack = Stack()
-    print("Starting Recorda (sandbox booking service, WhatsApp simulator, actions, Rasa, worker)…")
+    print("Starting Recorda (sandbox booking service, WhatsApp simulator, actions, Rasa, worker, web app)…")
     print(f"Logs: {stack.var_dir / 'logs'}")
     try:
         stack.start()
@@ -198,6 +213,7 @@ def main() -> int:
 Recorda is running:
   WhatsApp simulator (the citizen's phone)  {stack.simulator_url}/
   Sandbox booking service (appointments)    {stack.booking_url}/
+  Citizen's page of an SMS link             {stack.web_url}/c/… (the links arrive as SMS in the simulator)
   Rasa server (API behind a token)          {stack.rasa_url}
   MessageBird webhook                       {stack.webhook_url}
 

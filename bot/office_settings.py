@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import yaml
 
@@ -58,3 +58,8 @@ def for_office(office_id: Optional[str]) -> OfficeSettings:
     merged = dict(data.get("defaults") or {})
     merged.update((data.get("offices") or {}).get(office_id or "", {}) or {})
     return OfficeSettings.from_dict(merged)
+
+
+def configured_offices() -> List[str]:
+    """The ids of the offices that offices.yml names (each may override the defaults)."""
+    return [str(office_id) for office_id in (_load(str(settings_path())).get("offices") or {})]

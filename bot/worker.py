@@ -3,7 +3,9 @@ Each pass it:
 
 * retries the confirm/cancel operations the booking system could not take,
   and has the assistant tell the citizen when they are done;
-* closes the reply window of unanswered reminders whose time is up.
+* closes the reply window of unanswered reminders whose time is up;
+* sends the SMS fallback of reminders WhatsApp could not deliver, for the
+  offices that have it on (bot.reminders.sms_fallback).
 
 Everything it acts on is in the database, so a restart loses nothing.
 """
@@ -12,15 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from typing import Awaitable, Callable, List
+from typing import Awaitable, Callable, List, Optional
 
 import aiohttp
 
+from bot.booking import BookingSystem
 from bot.booking.outbox import DONE, BookingOutbox, Operation, OutboxWorker
 from bot.booking.rest import booking_system_from_settings
 from bot.config import Settings
 from bot.rasa_client import trigger_intent
+from bot.reminders.sms_fallback import SmsFallback, SmsOutcomeNotifier, is_sms_sender
 from bot.reminders.store import ReminderStore
+from connectors.messagebird_sms import MessageBirdSmsClient
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,41 @@ def rasa_notifier(session: aiohttp.ClientSession, settings: Settings):
                              {"appointment_id": op.appointment_id, "operation": op.operation,
                               "outcome": "done" if op.state == DONE else "refused"})
     return notify
+
+
+def outcome_notifier(session: aiohttp.ClientSession, settings: Settings,
+                     sms: Optional[SmsOutcomeNotifier]):
+    """Tells the citizen how a queued operation ended: through the assistant
+    (WhatsApp), or by SMS for an answer given through an SMS link."""
+    rasa = rasa_notifier(session, settings)
+
+    async def notify(op: Operation) -> None:
+        if not is_sms_sender(op.sender_id):
+            await rasa(op)
+        elif sms is None:
+            raise RuntimeError("SMS is not configured (MESSAGEBIRD_ACCESS_KEY)")
+        else:
+            await sms(op)
+    return notify
+
+
+def sms_services(settings: Settings, booking: BookingSystem):
+    """(the fallback duty, the SMS outcome notifier), each None when SMS
+    cannot work here; the reason is logged once."""
+    if not settings.messagebird_access_key:
+        log.warning("No MESSAGEBIRD_ACCESS_KEY: no SMS fallback")
+        return None, None
+    client = MessageBirdSmsClient.from_settings(settings)
+    notifier = SmsOutcomeNotifier(client, booking, ReminderStore(settings.db_url),
+                                  settings.timezone, settings.default_language)
+    try:
+        fallback = SmsFallback.from_settings(settings, booking, client)
+    except ValueError as exc:  # no link secret
+        log.error("No SMS fallback: %s", exc)
+        return None, notifier
+    log.info("SMS fallback ready for the offices that have it on; its links point to %s",
+             settings.public_url)
+    return fallback, notifier
 
 
 def expiry_duty(store: ReminderStore) -> Duty:
@@ -57,14 +97,20 @@ async def run_duties(duties: List[Duty], interval: float) -> None:
 async def main(interval: float) -> None:
     settings = Settings.from_env()
     booking = booking_system_from_settings(settings)
+    fallback, sms_notifier = sms_services(settings, booking)
     async with aiohttp.ClientSession() as session:
-        outbox = OutboxWorker(BookingOutbox(settings.db_url), booking, rasa_notifier(session, settings))
+        outbox = OutboxWorker(BookingOutbox(settings.db_url), booking,
+                              outcome_notifier(session, settings, sms_notifier))
         duties = [outbox.run_once, expiry_duty(ReminderStore(settings.db_url))]
+        if fallback is not None:
+            duties.append(fallback.run_once)
         log.info("Worker started (every %.1fs)", interval)
         try:
             await run_duties(duties, interval)
         finally:
             await booking.close()
+            if sms_notifier is not None:
+                await sms_notifier.client.close()
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ def wait_for(check: Callable[[], object], timeout: float = 15.0):
 def stack(tmp_path_factory):
     assert MODEL.exists(), "no trained model: run `make train` (make test does it)"
     var_dir = tmp_path_factory.mktemp("e2e")
-    ports = Ports(rasa=free_port(), actions=free_port(), booking=free_port(), simulator=free_port())
+    ports = Ports(rasa=free_port(), actions=free_port(), booking=free_port(), simulator=free_port(),
+                  web=free_port())
     endpoints = var_dir / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{ports.actions}/webhook\n"
@@ -204,3 +205,14 @@ def test_forged_webhook_is_refused(stack):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=10)
         assert err.value.code == 401
+
+
+def test_the_assistant_follows_the_citizen_into_another_language(stack, reminders_sent):
+    msisdn = citizen("Núria Casals Roig")  # Catalan in the booking record
+    sent = reply(stack, msisdn, text="perdone, ¿qué documentos tengo que traer mañana?")
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert "encontrará la documentación" in text_of(answer)
+    assert "vilademar.cat/tramits/" in text_of(answer)
+    tapped = reply(stack, msisdn, button={"message_id": reminder_of(stack, msisdn)["id"], "index": 0})
+    [confirmed] = wait_for(lambda: replies_after(stack, msisdn, tapped["message"]["id"]))
+    assert "Su cita queda confirmada" in text_of(confirmed)  # a tap keeps the language

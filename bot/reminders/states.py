@@ -30,8 +30,8 @@ _RANK = {SCHEDULED: 0, SENDING: 1, SENT: 2, DELIVERED: 3, READ: 4, CONFIRMED: 5,
 def next_state(current: str, target: str) -> Optional[str]:
     """The state after `target` is reported to a reminder in `current`, or
     None when the report changes nothing (late, duplicate or not allowed)."""
-    if current == target:
-        return None
+    if current == target or target not in ALL_STATES:
+        return None  # an event that is not a state (e.g. "sms_sent") moves nothing
     if target in ANSWERS:
         # A citizen may change their mind from confirmed to cancelled, never
         # back: the booking system does not confirm a cancelled appointment.

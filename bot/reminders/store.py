@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, String,
                         Table, Text, delete, insert, select, update)
@@ -118,6 +118,17 @@ class ReminderEvent:
     source: str
     detail: Optional[dict]
 
+    @classmethod
+    def from_row(cls, row) -> "ReminderEvent":
+        return cls(row.event, row.applied, _aware(row.at), row.source,
+                   json.loads(row.detail) if row.detail else None)
+
+
+def _in_period(first_day: date, last_day: date, office_id: Optional[str]):
+    """Reminders of the service days first_day..last_day (both included), of one office or all."""
+    clause = reminders.c.service_date.between(first_day, last_day)
+    return clause & (reminders.c.office_id == office_id) if office_id else clause
+
 
 class ReminderStore:
     def __init__(self, db_url: str):
@@ -148,8 +159,31 @@ class ReminderStore:
                 select(reminder_events).join(reminders, reminders.c.id == reminder_events.c.reminder_id)
                 .where(reminders.c.appointment_id == appointment_id)
                 .order_by(reminder_events.c.id)).all()
-        return [ReminderEvent(r.event, r.applied, _aware(r.at), r.source,
-                              json.loads(r.detail) if r.detail else None) for r in rows]
+        return [ReminderEvent.from_row(r) for r in rows]
+
+    def between(self, first_day: date, last_day: date,
+                office_id: Optional[str] = None) -> List[Reminder]:
+        """The reminders of the service days first_day..last_day (both
+        included), of one office or of every office. Reminders created
+        without a service day (triggered outside the job) are not included."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(reminders).where(_in_period(first_day, last_day, office_id))
+                                .order_by(reminders.c.id)).all()
+        return [Reminder.from_row(r) for r in rows]
+
+    def histories_between(self, first_day: date, last_day: date,
+                          office_id: Optional[str] = None) -> Dict[int, List[ReminderEvent]]:
+        """The history of every reminder that `between` selects, by reminder
+        id, in the order recorded: one query instead of one per reminder."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(reminder_events).join(reminders, reminders.c.id == reminder_events.c.reminder_id)
+                .where(_in_period(first_day, last_day, office_id))
+                .order_by(reminder_events.c.id)).all()
+        histories: Dict[int, List[ReminderEvent]] = {}
+        for row in rows:
+            histories.setdefault(row.reminder_id, []).append(ReminderEvent.from_row(row))
+        return histories
 
     # --- creating -----------------------------------------------------------
     def schedule(self, appointment_id: str, service_date: Optional[date], office_id: Optional[str],
@@ -186,7 +220,14 @@ class ReminderStore:
                           language: Optional[str] = None) -> bool:
         """Moves scheduled -> sending atomically; True for the one caller that
         may send. A reminder triggered without the job is created here."""
+        # The job scheduled it (the usual case): one transaction. Otherwise
+        # create it (a no-op if it exists) and try once more.
+        if self._claim(appointment_id):
+            return True
         self._create(appointment_id, None, None, phone, language, states.SCHEDULED, None, "assistant")
+        return self._claim(appointment_id)
+
+    def _claim(self, appointment_id: str) -> bool:
         now = _now()
         with self.engine.begin() as conn:
             result = conn.execute(update(reminders).where(
@@ -250,6 +291,22 @@ class ReminderStore:
         """The citizen confirmed or cancelled (by button, text or SMS link)."""
         assert answer in states.ANSWERS
         return self.transition(appointment_id, answer, at or _now(), "citizen", {"channel": channel})
+
+    def record_event(self, appointment_id: str, event: str, source: str,
+                     detail: Optional[dict] = None, at: Optional[datetime] = None) -> bool:
+        """Something that happened to a reminder without changing its state
+        (e.g. "sms_sent" by the SMS fallback): kept in its history with
+        applied=False, as every event that moved no state. False when there
+        is no reminder for that appointment."""
+        if event in states.ALL_STATES:
+            raise ValueError(f"{event!r} is a state: use transition()")
+        with self.engine.begin() as conn:
+            rid = conn.execute(select(reminders.c.id).where(
+                reminders.c.appointment_id == appointment_id)).scalar()
+            if rid is None:
+                return False
+            self._add_event(conn, rid, event[:24], False, _utc(at or _now()), source, detail)
+        return True
 
     def apply_provider_status(self, provider_message_id: str, status: str,
                               at: Optional[datetime] = None, error_code: Optional[int] = None,

@@ -6,6 +6,7 @@ the error envelope) and calls the bot back with signed `message.created` /
 `message.updated` webhooks, so the connector runs the same code here as
 against https://conversations.messagebird.com/v1/. On top of that:
 
+* `POST /messages` is the SMS API, for the SMS fallback (bot.sandbox.sms_center);
 * `/sim/reply` is the citizen's phone: write, tap a button, send media;
 * `/sim/...` is a test and inspection API (faults, no-WhatsApp numbers, logs);
 * `/` is a phone-like page for demos.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hmac
 import json
 import logging
 import re
@@ -34,6 +34,10 @@ from sanic.exceptions import MethodNotSupported, NotFound
 
 from bot.phone import mask, to_e164
 from bot.sandbox.citizens import CITIZENS, numbers_without_whatsapp
+from bot.sandbox.provider_api import (ApiError, authorize as _authorize, field as _field,
+                                      invalid as _invalid, json_body as _json_body,
+                                      text as _text)
+from bot.sandbox.sms_center import ROUTES as SMS_ROUTES, SmsCenter
 from connectors.messagebird_signature import HEADER as SIGNATURE_HEADER, sign_webhook
 
 logger = logging.getLogger(__name__)
@@ -62,56 +66,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-# --------------------------------------------------------------------- errors
-
-class ApiError(Exception):
-    """A refused request, answered with MessageBird's error envelope."""
-
-    def __init__(self, status: int, code: int, description: str,
-                 parameter: Optional[str] = None, headers: Optional[dict] = None):
-        super().__init__(description)
-        self.status, self.code, self.description = status, code, description
-        self.parameter, self.headers = parameter, headers or {}
-
-    def response(self):
-        error = {"code": self.code, "description": self.description, "parameter": self.parameter}
-        return response.json({"errors": [error]}, status=self.status, headers=self.headers)
-
-
-def _missing(parameter: str) -> ApiError:
-    return ApiError(422, 9, f"{parameter} is required", parameter)
-
-
-def _invalid(parameter: Optional[str], description: str) -> ApiError:
-    return ApiError(422, 10, description, parameter)
-
-
 # ----------------------------------------------------------------- validation
-
-_KIND_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer"}
-
-
-def _field(obj: dict, key: str, parameter: str, kind: type = dict, required: bool = True):
-    """obj[key] if present and of the right JSON kind, else a 422."""
-    value = obj.get(key)
-    if value is None:
-        if required:
-            raise _missing(parameter)
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise _invalid(parameter, f"{parameter} must be {_KIND_NAMES[kind]}")
-    return value
-
-
-def _text(obj: dict, key: str, parameter: str, max_len: Optional[int] = None,
-          required: bool = True) -> Optional[str]:
-    """A non-empty string field, at most max_len characters (WhatsApp's limits)."""
-    value = _field(obj, key, parameter, str, required)
-    if value is not None and (not value.strip() or (max_len and len(value) > max_len)):
-        limit = f"1-{max_len} characters" if max_len else "non-empty"
-        raise _invalid(parameter, f"{parameter} must be {limit}")
-    return value
-
 
 def _object(value, parameter: str) -> dict:
     if not isinstance(value, dict):
@@ -436,6 +391,7 @@ class Simulator:
         self.channel_id, self.delays = channel_id, delays
         self.templates, self.webhooks = templates, webhooks
         self.citizens = _citizens_by_number()
+        self.sms = SmsCenter()  # the SMS side (bot.sandbox.sms_center)
         self._tasks: set = set()
         self.reset()
 
@@ -449,6 +405,7 @@ class Simulator:
         self.no_whatsapp = numbers_without_whatsapp(REGION)
         self.fault_status, self.fault_count = None, 0
         self.webhooks.log.clear()
+        self.sms.reset()
 
     # -- provider side
 
@@ -559,6 +516,12 @@ class Simulator:
     def conversation_messages(self, msisdn: str) -> List[dict]:
         return [m for m in self.messages.values() if _citizen_number(m) == msisdn]
 
+    def phone_thread(self, msisdn: str) -> List[dict]:
+        """What the number's phone shows: its WhatsApp conversation and its
+        SMS, oldest first."""
+        listed = [self.describe(m) for m in self.conversation_messages(msisdn)]
+        return sorted(listed + self.sms.for_number(msisdn), key=lambda m: m["createdDatetime"])
+
     def describe(self, message: dict) -> dict:
         """A message as the phone shows it: plus the filled-in template and its buttons."""
         view = dict(message)
@@ -575,10 +538,12 @@ class Simulator:
         listed = [self._contact_view(n, c.name, c.language) for n, c in self.citizens.items()]
         listed += [self._contact_view(n, c.name, None) for n, c in self.contacts.items()
                    if n not in self.citizens]
+        listed += [self._contact_view(n, n, None) for n in self.sms.numbers()
+                   if n not in self.citizens and n not in self.contacts]
         return listed
 
     def _contact_view(self, msisdn: str, name: str, language: Optional[str]) -> dict:
-        messages = self.conversation_messages(msisdn)
+        messages = self.phone_thread(msisdn)
         return {"msisdn": msisdn, "name": name, "language": language,
                 "has_whatsapp": msisdn not in self.no_whatsapp,
                 "message_count": len(messages),
@@ -596,23 +561,6 @@ def _button_view(index: int, choice: Choice) -> dict:
 
 def _sim(request) -> Simulator:
     return request.app.ctx.sim
-
-
-def _json_body(request) -> dict:
-    try:
-        body = json.loads(request.body or b"")
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise ApiError(422, 21, "the request body must be a JSON object")
-    return body
-
-
-def _authorize(request) -> None:
-    expected = "AccessKey " + request.app.ctx.access_key
-    given = request.headers.get("authorization", "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(401, 2, "Request not allowed (incorrect access_key)", "access_key")
 
 
 def _msisdn(value, parameter: str = "msisdn") -> str:
@@ -701,10 +649,8 @@ def _tap(button: dict, msisdn: str, sim: Simulator) -> Tuple[str, dict, str]:
 async def list_messages(request):
     sim = _sim(request)
     if request.args.get("msisdn") is None:
-        messages = sim.messages.values()
-    else:
-        messages = sim.conversation_messages(_msisdn(request.args.get("msisdn")))
-    return response.json([sim.describe(m) for m in messages])
+        return response.json([sim.describe(m) for m in sim.messages.values()])
+    return response.json(sim.phone_thread(_msisdn(request.args.get("msisdn"))))
 
 
 async def list_contacts(request):
@@ -773,7 +719,8 @@ def create_app(access_key: str, signing_key: str, channel_id: str, webhook_url: 
     webhooks = WebhookSender(webhook_url, signing_key)
     app.ctx.access_key = access_key
     app.ctx.sim = Simulator(channel_id, tuple(status_delays), load_templates(), webhooks)
-    for handler, uri, method in ROUTES:
+    app.ctx.sms = app.ctx.sim.sms
+    for handler, uri, method in ROUTES + SMS_ROUTES:
         app.add_route(handler, uri, methods=[method])
     app.static("/static", STATIC_DIR)
     app.exception(ApiError)(_api_error)

@@ -77,7 +77,7 @@ function renderChat(messages) {
   const contact = selectedContact();
   $("chat-title").textContent = contact ? contact.name : state.selected;
   $("chat-subtitle").textContent = contact && !contact.has_whatsapp
-    ? contact.msisdn + " · no WhatsApp account: messages to this number fail" : (contact ? contact.msisdn : "");
+    ? contact.msisdn + " · no WhatsApp account: WhatsApp messages fail, SMS arrive" : (contact ? contact.msisdn : "");
   for (const control of $("composer").elements) control.disabled = Boolean(contact && !contact.has_whatsapp);
 
   const box = $("messages");
@@ -96,7 +96,7 @@ function messageRow(message, byId) {
     ...body(message),
     el("span", { class: "meta" }, [time(message.createdDatetime), fromCityHall ? ticks(message.status) : null]),
   ]);
-  return el("div", { class: "row " + (fromCityHall ? "city-hall" : "citizen") }, [
+  return el("div", { class: "row " + (fromCityHall ? "city-hall" : "citizen") + (message.type === "sms" ? " sms" : "") }, [
     bubble,
     message.error ? el("div", { class: "failed-note" }, `⚠ Not delivered: ${message.error.description} (${message.error.code})`) : null,
     message.buttons && message.status !== "failed" ? choices(message) : null,
@@ -109,6 +109,7 @@ function body(message) {
   switch (message.type) {
     case "text": return linkified(content.text);
     case "hsm": return [el("div", { class: "kind" }, "Template · " + content.hsm.templateName), ...linkified(message.rendered)];
+    case "sms": return [el("div", { class: "kind" }, `SMS · ${message.originator} · ${message.parts} part${message.parts === 1 ? "" : "s"}`), ...linkified(message.body)];
     case "interactive": return interactiveBody(content.interactive);
     case "button": return [content.button.text];
     case "image": return [mediaBox("📷", "Photo", content.image.url), content.image.caption ? el("div", { class: "caption" }, linkified(content.image.caption)) : null];

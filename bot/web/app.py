@@ -1,0 +1,49 @@
+"""The Sanic app: one Blueprint per audience. `/c` is the citizen's page of a
+personal link (bot.web.citizen); the staff console will be another Blueprint
+under `/console`. `GET /health` is for the process manager."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Optional
+
+from sanic import Sanic, response
+
+from bot.booking import BookingSystem
+from bot.booking.outbox import BookingOutbox
+from bot.booking.rest import booking_system_from_settings
+from bot.citizen_links import CitizenLinks, UsedLinks
+from bot.config import Settings
+from bot.reminders.store import ReminderStore
+from bot.web.citizen import CitizenServices, citizen_blueprint
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: Optional[Settings] = None, booking: Optional[BookingSystem] = None,
+               links: Optional[CitizenLinks] = None, name: Optional[str] = None) -> Sanic:
+    """The web app. Everything defaults to what the environment configures
+    (bot.config.Settings); tests pass their own booking system or a
+    CitizenLinks with a frozen clock. `name` must be unique in the process."""
+    settings = settings or Settings.from_env()
+    own_booking = booking is None
+    booking = booking or booking_system_from_settings(settings)
+    app = Sanic(name or f"recorda_web_{uuid.uuid4().hex[:8]}", configure_logging=False)
+    app.config.FALLBACK_ERROR_FORMAT = "html"
+    app.ctx.citizen = CitizenServices(
+        settings=settings, booking=booking, reminders=ReminderStore(settings.db_url),
+        outbox=BookingOutbox(settings.db_url), used=UsedLinks(settings.db_url),
+        links=links or CitizenLinks.from_settings(settings))
+    app.blueprint(citizen_blueprint())
+    app.static("/static", STATIC_DIR)
+
+    @app.get("/health")
+    async def health(request):
+        return response.json({"status": "ok"})
+
+    if own_booking:
+        @app.after_server_stop
+        async def close_booking(app, loop):
+            await booking.close()
+
+    return app
