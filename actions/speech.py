@@ -2,21 +2,38 @@
 
 Rasa renders a response with the slots as they were *before* the action ran,
 so an action that learns the citizen's language from the booking record in
-the same turn picks the variation itself, from the domain it is given."""
+the same turn picks the variation itself, from the domain.
+
+Rasa sends no domain with each action call (endpoints.yml enables the
+selective domain: serialising it cost Rasa CPU on every turn), so the
+responses are read once from the same domain.yml the model was trained with.
+Restart the action server after editing it, as you retrain the model."""
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import re
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import yaml
 from rasa_sdk.executor import CollectingDispatcher
+
+from bot.config import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+@functools.lru_cache(maxsize=1)
+def _responses_from_file() -> Dict[str, Any]:
+    path = Path(os.environ.get("RECORDA_DOMAIN_FILE", PROJECT_ROOT / "domain.yml"))
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["responses"]
+
+
 def _variation(domain: Dict[str, Any], response: str, language: str) -> Dict[str, Any]:
-    variations = domain.get("responses", {}).get(response)
+    variations = (domain.get("responses") or _responses_from_file()).get(response)
     if not variations:
         raise KeyError(f"response {response} is not in the domain")
     default = None

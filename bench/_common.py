@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import math
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Awaitable, Callable, Dict, Iterator, Optional, Sequence
 
 from bot import config
 from bot.config import PROJECT_ROOT, Settings
-from bot.dev import Ports, Stack
+from bot.dev import Stack
 
 log = logging.getLogger("bench")
 
@@ -35,40 +33,6 @@ def setup_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def free_ports() -> Ports:
-    """A distinct free port on 127.0.0.1 for every service in `Ports`, none
-    of them a default port of `make run`."""
-    names = [f.name for f in dataclasses.fields(Ports)]
-    demo = set(dataclasses.astuple(Ports()))
-    sockets: List[socket.socket] = []
-    try:
-        while len(sockets) < len(names):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            if s.getsockname()[1] in demo:
-                s.close()
-                continue
-            sockets.append(s)
-        return Ports(**{name: s.getsockname()[1] for name, s in zip(names, sockets)})
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def _write_endpoints(var_dir: Path, ports: Ports) -> Path:
-    """The repository's endpoints.yml points at the demo's action server and
-    var/tracker.db; the bench's Rasa needs its own of both."""
-    path = var_dir / "endpoints.yml"
-    path.write_text(
-        "action_endpoint:\n"
-        f'  url: "http://127.0.0.1:{ports.actions}/webhook"\n'
-        "tracker_store:\n"
-        "  type: SQL\n"
-        '  dialect: "sqlite"\n'
-        f'  db: "{var_dir / "tracker.db"}"\n')
-    return path
-
-
 @contextlib.contextmanager
 def bench_stack(appointments: int, status_delays: str, keep_var: bool = False,
                 start_timeout: float = 240.0) -> Iterator[Stack]:
@@ -77,11 +41,9 @@ def bench_stack(appointments: int, status_delays: str, keep_var: bool = False,
     if not MODEL.exists():
         raise SystemExit(f"No trained model at {MODEL}: run `make train` first.")
     var_dir = Path(tempfile.mkdtemp(prefix="recorda-bench-"))
-    ports = free_ports()
-    stack = Stack(var_dir=var_dir, ports=ports, model=MODEL,
-                  endpoints=_write_endpoints(var_dir, ports), status_delays=status_delays,
-                  bench_appointments=appointments)
-    log.info("Starting a stack in %s on ports %s", var_dir, ports)
+    stack = Stack.isolated(var_dir, model=MODEL, status_delays=status_delays,
+                           bench_appointments=appointments)
+    log.info("Starting a stack in %s on ports %s", var_dir, stack.ports)
     try:
         stack.start(timeout=start_timeout)
         log.info("Stack up")

@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
 from typing import Dict, List, Optional
+
+import yaml
 
 from bot.config import PROJECT_ROOT, VAR_DIR
 
@@ -32,6 +35,26 @@ class Ports:
     booking: int = 8081
     simulator: int = 8082
     web: int = 8080
+
+    @classmethod
+    def free(cls) -> "Ports":
+        """A distinct free port on 127.0.0.1 for each service, none of them a
+        default port, so an isolated stack never meets `make run`'s."""
+        names = [f.name for f in fields(cls)]
+        defaults = set(astuple(cls()))
+        held: List[socket.socket] = []
+        try:
+            while len(held) < len(names):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", 0))
+                if sock.getsockname()[1] in defaults:
+                    sock.close()
+                    continue
+                held.append(sock)  # kept open until all are chosen: distinct
+            return cls(**{name: sock.getsockname()[1] for name, sock in zip(names, held)})
+        finally:
+            for sock in held:
+                sock.close()
 
 
 @dataclass
@@ -55,6 +78,20 @@ class Stack:
     extra_env: Dict[str, str] = field(default_factory=dict)
     services: List[Service] = field(default_factory=list)
 
+    @classmethod
+    def isolated(cls, var_dir: Path, **options) -> "Stack":
+        """A stack on free ports whose Rasa has its own action server and
+        tracker store under `var_dir` (tests, benchmarks): it never meets the
+        demo of `make run`. Otherwise configured like the repository's."""
+        ports = Ports.free()
+        endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
+        endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
+        endpoints["tracker_store"]["db"] = str(Path(var_dir) / "tracker.db")
+        path = Path(var_dir) / "endpoints.yml"
+        Path(var_dir).mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(endpoints))
+        return cls(var_dir=Path(var_dir), ports=ports, endpoints=path, **options)
+
     def __post_init__(self) -> None:
         self.var_dir = Path(self.var_dir)
         self.var_dir.mkdir(parents=True, exist_ok=True)
@@ -69,7 +106,7 @@ class Stack:
     def _persistent_secret(self, name: str, nbytes: int) -> str:
         path = self.var_dir / name
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(nbytes))
+            path.write_text(secrets.token_hex(nbytes))  # hex: never starts with "-"
             path.chmod(0o600)
         return path.read_text().strip()
 
@@ -136,7 +173,7 @@ class Stack:
             Service("action server", [py, "-m", "rasa_sdk", "--actions", "actions",
                                       "--port", str(self.ports.actions)],
                     f"http://127.0.0.1:{self.ports.actions}/health"),
-            Service("Rasa", [str(bin_dir / "rasa"), "run", "--enable-api", "--auth-token", self.rasa_token,
+            Service("Rasa", [str(bin_dir / "rasa"), "run", "--enable-api", f"--auth-token={self.rasa_token}",
                              "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
                              "--model", str(self.model), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
                              "--endpoints", str(self.endpoints or PROJECT_ROOT / "endpoints.yml")],

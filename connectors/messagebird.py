@@ -241,8 +241,9 @@ class MessageBirdInput(InputChannel):
             return response.json({"status": "recorded"})
         try:
             await on_new_message(UserMessage(
-                event.text, self.output, event.sender, input_channel=self.name(),
-                message_id=event.message_id, metadata={**event.metadata, "kind": event.kind}))
+                event.text, self.output, event.sender, parse_data=event.parse_data,
+                input_channel=self.name(), message_id=event.message_id,
+                metadata={**event.metadata, "kind": event.kind}))
         except Exception:
             log.exception("Could not handle message %s from %s", event.message_id, mask(event.sender))
             if self.receipts is not None:

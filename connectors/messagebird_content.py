@@ -109,6 +109,11 @@ class InboundMessage:
     kind: str                   # text | button | media
     metadata: Dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def parse_data(self) -> Optional[Dict[str, Any]]:
+        """Buttons and media are payloads Recorda made: no NLU needed."""
+        return payload_parse_data(self.text) if self.kind in ("button", "media") else None
+
 
 @dataclass
 class StatusUpdate:
@@ -134,6 +139,16 @@ def safe_payload(candidate: Optional[str]) -> Optional[str]:
         except ValueError:
             return None
     return candidate.strip()
+
+
+def payload_parse_data(payload: str) -> Dict[str, Any]:
+    """What Rasa's NLU would make of a payload (RegexMessageHandler), built
+    here so that a tap skips the NLU pipeline: its meaning is exact already."""
+    match = _PAYLOAD.match(payload)
+    entities = json.loads(match.group("entities")) if match.group("entities") else {}
+    intent = {"name": match.group("intent"), "confidence": 1.0}
+    return {"text": payload, "intent": intent, "intent_ranking": [intent],
+            "entities": [{"entity": k, "value": v} for k, v in entities.items()]}
 
 
 def typed_text(text: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest_asyncio
 from bot.booking import Appointment, BookingSystem
 from bot.booking.rest import RestBookingSystem
 from bot.sandbox.booking_seed import MADRID, OFFICES
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-booking-token"
@@ -66,12 +66,6 @@ class SandboxBooking:
 def _decode(resp):
     text = resp.read().decode()
     return json.loads(text) if resp.headers.get_content_type() == "application/json" else text
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_healthy(service: SandboxBooking, proc: subprocess.Popen) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Tuple
+from tests.conftest import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ACCESS_KEY = "test-access-key"
@@ -29,12 +29,6 @@ SIGNING_KEY = "test-signing-key-long-enough-for-hs256"
 CHANNEL_ID = "test-whatsapp-channel"
 WEBHOOK_PATH = "/webhooks/messagebird/webhook"
 FAST_DELAYS = (0.05, 0.1, 0.15)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ------------------------------------------------------------ webhook receiver

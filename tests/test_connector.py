@@ -374,3 +374,14 @@ async def test_refused_send_is_not_retried_and_keeps_its_reason(webhook, provide
     assert len(provider.sent()) == 1
     reminder = ReminderStore(db_url).get("VLD-3")
     assert (reminder.state, reminder.reason, reminder.error_code) == (states.FAILED, "no_whatsapp_account", 302)
+
+
+def test_taps_and_media_carry_their_meaning_without_nlu():
+    tap = content.parse_event(inbound("button", {"button": {
+        "text": "Anul·la", "payload": '/cancel_appointment{"appointment_id":"VLD-3"}'}}))
+    assert tap.parse_data["intent"] == {"name": "cancel_appointment", "confidence": 1.0}
+    assert tap.parse_data["entities"] == [{"entity": "appointment_id", "value": "VLD-3"}]
+    media = content.parse_event(inbound("image", {"image": {"url": "https://x/i.jpg"}}))
+    assert media.parse_data["intent"]["name"] == "EXTERNAL_media_message"
+    assert media.parse_data["entities"] == [{"entity": "media_type", "value": "image"}]
+    assert content.parse_event(inbound("text", {"text": "anul·la-la"})).parse_data is None

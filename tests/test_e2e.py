@@ -16,13 +16,12 @@ from urllib.parse import quote
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.dev import Ports, Stack
+from bot.dev import Stack
 from bot.phone import to_e164
 from bot.reminders.store import ReminderStore
 from bot.sandbox.citizens import CITIZENS
 from bot.service_days import next_service_day
 from connectors.messagebird_signature import HEADER, sign_webhook
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
@@ -52,14 +51,7 @@ def wait_for(check: Callable[[], object], timeout: float = 15.0):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     assert MODEL.exists(), "no trained model: run `make train` (make test does it)"
-    var_dir = tmp_path_factory.mktemp("e2e")
-    ports = Ports(rasa=free_port(), actions=free_port(), booking=free_port(), simulator=free_port(),
-                  web=free_port())
-    endpoints = var_dir / "endpoints.yml"
-    endpoints.write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{ports.actions}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {var_dir / 'tracker.db'}\n")
-    stack = Stack(var_dir=var_dir, ports=ports, endpoints=endpoints, status_delays="0.2,0.4,0.6")
+    stack = Stack.isolated(tmp_path_factory.mktemp("e2e"), status_delays="0.2,0.4,0.6")
     try:
         stack.start()
         yield stack

@@ -598,21 +598,15 @@ def wait_for(check, timeout: float = 60.0):
 
 @pytest.fixture(scope="module")
 def sms_stack(tmp_path_factory):
-    from bot.dev import Ports, Stack
+    from bot.dev import Stack
     model = PROJECT_ROOT / "models" / "current.tar.gz"
     assert model.exists(), "no trained model: run `make train` (make test does it)"
     var_dir = tmp_path_factory.mktemp("sms-e2e")
-    ports = Ports(rasa=free_port(), actions=free_port(), booking=free_port(), simulator=free_port(),
-                  web=free_port())
-    endpoints = var_dir / "endpoints.yml"
-    endpoints.write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{ports.actions}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {var_dir / 'tracker.db'}\n")
     # The sandbox puts citizens in offices at random: the fallback on for all.
     offices = var_dir / "offices.yml"
     offices.write_text("defaults:\n  sms_fallback: true\n")
-    stack = Stack(var_dir=var_dir, ports=ports, endpoints=endpoints, status_delays="0.2,0.4,0.6",
-                  extra_env={"RECORDA_OFFICES_FILE": str(offices)})
+    stack = Stack.isolated(var_dir, status_delays="0.2,0.4,0.6",
+                           extra_env={"RECORDA_OFFICES_FILE": str(offices)})
     try:
         stack.start()
         result = subprocess.run([sys.executable, "-m", "bot.reminders", "send", "--tomorrow", "--no-progress"],

@@ -242,16 +242,20 @@ class ReminderStore:
 
     def mark_sent(self, appointment_id: str, provider_message_id: str,
                   at: Optional[datetime] = None) -> Optional[Reminder]:
+        # One transaction: this runs for every reminder, inside Rasa's process.
         at = _utc(at or _now())
         with self.engine.begin() as conn:
-            office_id = conn.execute(select(reminders.c.office_id).where(
-                reminders.c.appointment_id == appointment_id)).scalar()
-            conn.execute(update(reminders).where(reminders.c.appointment_id == appointment_id)
-                         .values(provider_message_id=provider_message_id, sent_at=at,
-                                 window_closes_at=at + for_office(office_id).reply_window))
-        reminder = self.transition(appointment_id, states.SENT, at, "connector",
-                                   {"message_id": provider_message_id})
-        return self._replay_unmatched(provider_message_id) or reminder
+            row = self._locked_row(conn, appointment_id)
+            if row is None:
+                return None
+            self._move(conn, row, states.SENT, at, "connector", {"message_id": provider_message_id},
+                       extra={"provider_message_id": provider_message_id, "sent_at": at,
+                              "window_closes_at": at + for_office(row.office_id).reply_window})
+            early = conn.execute(select(unmatched_statuses.c.id).where(
+                unmatched_statuses.c.message_id == provider_message_id).limit(1)).first()
+        if early is not None:
+            self._replay_unmatched(provider_message_id)
+        return self.get(appointment_id)
 
     def expire_due(self, now: Optional[datetime] = None) -> List[Reminder]:
         """Closes the reply window of unanswered reminders whose time is up.
@@ -339,24 +343,38 @@ class ReminderStore:
         """Applies `target` if the state machine allows it; always records the event."""
         at = _utc(at)
         with self.engine.begin() as conn:
-            row = conn.execute(select(reminders).where(
-                reminders.c.appointment_id == appointment_id).with_for_update()).first()
+            row = self._locked_row(conn, appointment_id)
             if row is None:
                 return None
-            new_state = states.next_state(row.state, target)
-            if new_state is not None:
-                values = {"state": new_state, "updated_at": _now()}
-                if new_state == states.FAILED:
-                    values.update(reason=reason, error_code=error_code)
-                if new_state in (states.READ,):
-                    values["was_read"] = True
-                # Guard on the state we read, so two writers cannot both move it.
-                result = conn.execute(update(reminders).where(
-                    (reminders.c.id == row.id) & (reminders.c.state == row.state)).values(**values))
-                if result.rowcount != 1:
-                    new_state = None
-            self._add_event(conn, row.id, target, new_state is not None, at, source, detail)
+            self._move(conn, row, target, at, source, detail, reason=reason, error_code=error_code)
         return self.get(appointment_id)
+
+    @staticmethod
+    def _locked_row(conn, appointment_id: str):
+        return conn.execute(select(reminders).where(
+            reminders.c.appointment_id == appointment_id).with_for_update()).first()
+
+    def _move(self, conn, row, target: str, at: datetime, source: str, detail: Optional[dict],
+              reason: Optional[str] = None, error_code: Optional[int] = None,
+              extra: Optional[dict] = None) -> bool:
+        """Within a transaction: applies `target` to `row` if allowed, with
+        `extra` column values either way, and records the event."""
+        new_state = states.next_state(row.state, target)
+        values = dict(extra or {})
+        if new_state is not None:
+            values.update(state=new_state, updated_at=_now())
+            if new_state == states.FAILED:
+                values.update(reason=reason, error_code=error_code)
+            if new_state == states.READ:
+                values["was_read"] = True
+        if values:
+            # Guard on the state we read, so two writers cannot both move it.
+            result = conn.execute(update(reminders).where(
+                (reminders.c.id == row.id) & (reminders.c.state == row.state)).values(**values))
+            if result.rowcount != 1:
+                new_state = None
+        self._add_event(conn, row.id, target, new_state is not None, at, source, detail)
+        return new_state is not None
 
     @staticmethod
     def _add_event(conn, reminder_id: int, event: str, applied: bool, at: datetime, source: str,
