@@ -10,6 +10,7 @@ import threading
 from typing import Dict
 
 from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import QueuePool
 
@@ -57,10 +58,23 @@ def get_engine(url: str) -> Engine:
             import bot.webhook_receipts  # noqa: F401
             import bot.citizen_links  # noqa: F401
             import bot.reminders.sms_fallback  # noqa: F401
-            metadata.create_all(engine)
+            _create_tables(engine)
             _add_missing_columns(engine)
             _engines[url] = engine
         return engine
+
+
+def _create_tables(engine: Engine, attempts: int = 3) -> None:
+    """create_all, tolerating another process creating the same tables at
+    the same moment (every Recorda process starts against a new database at
+    once on a first `make run`): the next attempt finds them there."""
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError as exc:
+            if "already exists" not in str(exc) or attempt == attempts:
+                raise
 
 
 def _add_missing_columns(engine: Engine) -> None:
@@ -74,8 +88,12 @@ def _add_missing_columns(engine: Engine) -> None:
         for column in table.columns:
             if column.name not in existing and column.nullable:
                 kind = column.type.compile(dialect=engine.dialect)
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}')
+                try:
+                    with engine.begin() as conn:
+                        conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}')
+                except DBAPIError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc) and "already exists" not in str(exc):
+                        raise
 
 
 def dispose_all() -> None:
