@@ -241,21 +241,22 @@ class ReminderStore:
         return True
 
     def mark_sent(self, appointment_id: str, provider_message_id: str,
-                  at: Optional[datetime] = None) -> Optional[Reminder]:
+                  at: Optional[datetime] = None) -> bool:
+        """Records the provider's id of the reminder sent; True if it moved."""
         # One transaction: this runs for every reminder, inside Rasa's process.
         at = _utc(at or _now())
         with self.engine.begin() as conn:
             row = self._locked_row(conn, appointment_id)
             if row is None:
-                return None
-            self._move(conn, row, states.SENT, at, "connector", {"message_id": provider_message_id},
-                       extra={"provider_message_id": provider_message_id, "sent_at": at,
-                              "window_closes_at": at + for_office(row.office_id).reply_window})
+                return False
+            moved = self._move(conn, row, states.SENT, at, "connector", {"message_id": provider_message_id},
+                               extra={"provider_message_id": provider_message_id, "sent_at": at,
+                                      "window_closes_at": at + for_office(row.office_id).reply_window})
             early = conn.execute(select(unmatched_statuses.c.id).where(
                 unmatched_statuses.c.message_id == provider_message_id).limit(1)).first()
         if early is not None:
             self._replay_unmatched(provider_message_id)
-        return self.get(appointment_id)
+        return moved
 
     def expire_due(self, now: Optional[datetime] = None) -> List[Reminder]:
         """Closes the reply window of unanswered reminders whose time is up.
