@@ -739,3 +739,29 @@ async def test_request_human_still_flags_the_conversation_when_booking_is_down(e
         {"appointment_id": person.appointment.id}), domain)
     assert events == [SlotSet("flagged_for_staff", True)]
     assert len(messages) == 1  # told something, never silence
+
+
+# --- cancelling in words is never done on a guess ---------------------------------------------
+
+async def test_unsure_cancel_in_words_is_asked_back_then_done_by_the_button(env, domain, cast,
+                                                                           booking_service):
+    person = cast.take("ca")
+    appointment = person.appointment
+    unsure = typed(person.phone, "cancel_appointment", "no sé si podré", "ca",
+                   slots={"appointment_id": appointment.id})
+    unsure.latest_message["intent"]["confidence"] = 0.6
+
+    messages, _ = await run(ActionCancelAppointment(), unsure, domain)
+
+    [question] = messages
+    assert question["text"].startswith("Voleu anul·lar la cita del")
+    assert [b["payload"] for b in question["buttons"]] == [
+        f'/cancel_appointment{{"appointment_id":"{appointment.id}"}}',
+        f'/confirm_appointment{{"appointment_id":"{appointment.id}"}}']
+    assert fetch(booking_service, appointment.id).status == appointment.status  # nothing done
+
+    sure = typed(person.phone, "cancel_appointment", "anul·leu-la, no hi podré anar", "ca",
+                 slots={"appointment_id": appointment.id})
+    sure.latest_message["intent"]["confidence"] = 0.97
+    await run(ActionCancelAppointment(), sure, domain)
+    assert fetch(booking_service, appointment.id).status == "cancelled"
