@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from datetime import datetime
-from typing import Callable
 from urllib.parse import quote
 
 import pytest
@@ -23,29 +21,10 @@ from bot.sandbox.citizens import CITIZENS
 from bot.service_days import next_service_day
 from connectors.messagebird_signature import HEADER, sign_webhook
 
+from tests.http_helpers import call, wait_for
+
 pytestmark = pytest.mark.e2e
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
-
-
-def call(method: str, url: str, body=None, headers=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
-def wait_for(check: Callable[[], object], timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,7 @@ from tests.booking_fixtures import booking, booking_service, madrid_today, outag
 from tests.conftest import free_port
 from tests.recording_server import RecordingServer
 from tests.simulator_fixtures import ACCESS_KEY, start_simulator
+from tests.http_helpers import call, wait_for
 
 MADRID = ZoneInfo("Europe/Madrid")
 SECRET = "test-link-secret-0123456789-abcdefghijklmnop"
@@ -571,31 +572,6 @@ async def test_an_already_cancelled_appointment_is_said_kindly(cast, page, booki
 
 # ------------------------------------------------------------- end to end
 
-def call(method: str, url: str, body=None, form=None):
-    headers, data = {}, None
-    if body is not None:
-        data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
-    if form is not None:
-        data = urllib.parse.urlencode(form).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
-def wait_for(check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture(scope="module")
 def sms_stack(tmp_path_factory):
     from bot.dev import Stack
@@ -618,18 +594,18 @@ def sms_stack(tmp_path_factory):
 
 
 def sms_of(stack, msisdn: str) -> List[dict]:
-    status, body = call("GET", f"{stack.simulator_url}/sim/messages?msisdn={quote(msisdn)}")
-    return [m for m in json.loads(body) if m["type"] == "sms"]
+    status, messages = call("GET", f"{stack.simulator_url}/sim/messages?msisdn={quote(msisdn)}")
+    return [m for m in messages if m["type"] == "sms"]
 
 
 @pytest.mark.e2e
 def test_no_whatsapp_citizen_gets_one_sms_and_cancels_through_its_link(sms_stack):
     stack = sms_stack
     teresa, manuel = to_e164("619 283 746"), to_e164("628 374 651")
-    [sms] = wait_for(lambda: sms_of(stack, teresa))
+    [sms] = wait_for(lambda: sms_of(stack, teresa), timeout=60)
     assert sms["originator"] == "Ajuntament" and sms["parts"] <= 2
     assert "Confirmeu o anul.leu aqui" in sms["body"]
-    [sms_es] = wait_for(lambda: sms_of(stack, manuel))
+    [sms_es] = wait_for(lambda: sms_of(stack, manuel), timeout=60)
     assert "Confirme o anule aqui" in sms_es["body"]
     link = re.search(r"(http://\S+/c/\S+)", sms["body"]).group(1)
     assert link.startswith(stack.web_url + "/c/")
