@@ -3,6 +3,12 @@ booking service, the WhatsApp simulator (with its SMS API), the action
 server, the Rasa server, the worker and the web app (the citizen's page of
 the SMS links), each a real process, all on localhost. `make run` calls it;
 the end-to-end tests and the benchmarks use `Stack` the same way.
+
+`make run` also fills the reminder store, once, with the history of the
+sandbox's past service days (bot.sandbox.history), so that the figures and
+the follow-up lists have something to show; it runs while Rasa loads.
+RECORDA_CITIZENS=realistic (or a profile file) starts the simulator with
+citizens who answer by themselves (bot.sandbox.citizen_behaviour).
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import time
 import urllib.request
 from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import yaml
 
@@ -26,6 +32,8 @@ SANDBOX_ACCESS_KEY = "sandbox-access-key"
 SANDBOX_SIGNING_KEY = "sandbox-signing-key-for-the-local-demo"
 SANDBOX_CHANNEL_ID = "sandbox-whatsapp-channel"
 SANDBOX_BOOKING_TOKEN = "sandbox-booking-token"
+BOOKING_SANDBOX = "booking sandbox"
+HISTORY_DAYS = 20
 
 
 @dataclass
@@ -72,6 +80,7 @@ class Stack:
     model: Path = PROJECT_ROOT / "models" / "current.tar.gz"
     endpoints: Optional[Path] = None          # default: the repository's endpoints.yml
     status_delays: str = "0.5,1.5,4"
+    citizens: str = ""                        # the simulator's --citizens; default manual
     bench_appointments: int = 0
     rasa_token: str = ""
     link_secret: str = ""
@@ -162,14 +171,15 @@ class Stack:
                    "--token", SANDBOX_BOOKING_TOKEN]
         if self.bench_appointments:
             booking += ["--reseed", "--bench-appointments", str(self.bench_appointments)]
+        simulator = [py, "-m", "bot.sandbox.whatsapp_simulator", "--host", "127.0.0.1",
+                     "--port", str(self.ports.simulator), "--access-key", SANDBOX_ACCESS_KEY,
+                     "--signing-key", SANDBOX_SIGNING_KEY, "--channel-id", SANDBOX_CHANNEL_ID,
+                     "--webhook-url", self.webhook_url, "--status-delays", self.status_delays]
+        if self.citizens:
+            simulator += ["--citizens", self.citizens]
         return [
-            Service("booking sandbox", booking, f"{self.booking_url}/sandbox/health"),
-            Service("WhatsApp simulator", [
-                py, "-m", "bot.sandbox.whatsapp_simulator", "--host", "127.0.0.1",
-                "--port", str(self.ports.simulator), "--access-key", SANDBOX_ACCESS_KEY,
-                "--signing-key", SANDBOX_SIGNING_KEY, "--channel-id", SANDBOX_CHANNEL_ID,
-                "--webhook-url", self.webhook_url, "--status-delays", self.status_delays],
-                f"{self.simulator_url}/sim/health"),
+            Service(BOOKING_SANDBOX, booking, f"{self.booking_url}/sandbox/health"),
+            Service("WhatsApp simulator", simulator, f"{self.simulator_url}/sim/health"),
             Service("action server", [py, "-m", "rasa_sdk", "--actions", "actions",
                                       "--port", str(self.ports.actions)],
                     f"http://127.0.0.1:{self.ports.actions}/health"),
@@ -183,7 +193,10 @@ class Stack:
                     f"{self.web_url}/health"),
         ]
 
-    def start(self, timeout: float = 180.0) -> None:
+    def start(self, timeout: float = 180.0,
+              when_healthy: Callable[[Service], None] = lambda service: None) -> None:
+        """Starts every service and waits until each is healthy, in order;
+        `when_healthy(service)` is called as each one is."""
         env = self.env()
         self.services = self._services()
         for service in self.services:
@@ -194,6 +207,14 @@ class Stack:
         for service in self.services:
             if service.health_url:
                 self._wait_healthy(service, deadline)
+                when_healthy(service)
+
+    def start_history(self, days: int = HISTORY_DAYS) -> subprocess.Popen:
+        """Fills the reminder store with the past service days' history,
+        unless it has some already (needs the booking sandbox only)."""
+        return subprocess.Popen([sys.executable, "-m", "bot.sandbox.history", "--days", str(days),
+                                 "--if-empty"], cwd=PROJECT_ROOT, env=self.env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _wait_healthy(self, service: Service, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -235,17 +256,46 @@ def _stop_on_sigterm(*_):
     raise KeyboardInterrupt
 
 
+def _history_report(history: List[subprocess.Popen], timeout: float = 60.0) -> str:
+    """What the history filler said, once it is done."""
+    if not history:
+        return ""
+    process = history[0]
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+        return "The reminder history took too long and was stopped; run: python -m bot.sandbox.history"
+    if process.returncode != 0:
+        return f"The reminder history could not be filled:\n{output.strip()}"
+    return output.strip()
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    stack = Stack()
+    stack = Stack(citizens=os.environ.get("RECORDA_CITIZENS", ""))
     print("Starting Recorda (sandbox booking service, WhatsApp simulator, actions, Rasa, worker, web app)…")
     print(f"Logs: {stack.var_dir / 'logs'}")
+    history: List[subprocess.Popen] = []
+
+    def when_healthy(service: Service) -> None:
+        # The history needs the booking sandbox only: it runs while Rasa loads.
+        if service.name == BOOKING_SANDBOX:
+            history.append(stack.start_history())
     try:
-        stack.start()
+        stack.start(when_healthy=when_healthy)
+        history_report = _history_report(history)
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
         stack.stop()
         return 1
+    except BaseException:
+        for process in history:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        stack.stop()
+        raise
     print(f"""
 Recorda is running:
   WhatsApp simulator (the citizen's phone)  {stack.simulator_url}/
@@ -256,6 +306,10 @@ Recorda is running:
 
 Send tomorrow's reminders, in another terminal:
   make remind          (or: .venv/bin/python -m bot.reminders send --tomorrow)
+Let the citizens answer by themselves, like a real town (2 h last 7.2 s):
+  curl -X POST {stack.simulator_url}/sim/behaviour -d '{{"profile": "realistic", "time_scale": 0.001}}'
+
+{history_report}
 
 Press Ctrl-C to stop.""", flush=True)
     try:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 from tests.conftest import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -157,14 +157,16 @@ class SimulatorProcess:
 def start_simulator(port: Optional[int] = None, webhook_url: Optional[str] = None,
                     delays: Tuple[float, float, float] = FAST_DELAYS,
                     access_key: str = ACCESS_KEY, signing_key: str = SIGNING_KEY,
-                    channel_id: str = CHANNEL_ID, startup_timeout: float = 30.0) -> Iterator[SimulatorProcess]:
-    """Runs `python -m bot.sandbox.whatsapp_simulator` until the block ends."""
+                    channel_id: str = CHANNEL_ID, startup_timeout: float = 30.0,
+                    extra_args: Sequence[str] = ()) -> Iterator[SimulatorProcess]:
+    """Runs `python -m bot.sandbox.whatsapp_simulator` until the block ends;
+    `extra_args` are more of its options (e.g. --citizens realistic)."""
     port = port or free_port()
     webhook_url = webhook_url or f"http://127.0.0.1:{free_port()}{WEBHOOK_PATH}"
     command = [sys.executable, "-m", "bot.sandbox.whatsapp_simulator", "--host", "127.0.0.1",
                "--port", str(port), "--access-key", access_key, "--signing-key", signing_key,
                "--channel-id", channel_id, "--webhook-url", webhook_url,
-               "--status-delays", ",".join(str(d) for d in delays)]
+               "--status-delays", ",".join(str(d) for d in delays), *extra_args]
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT)
         sim = SimulatorProcess(f"http://127.0.0.1:{port}", webhook_url, access_key, signing_key,

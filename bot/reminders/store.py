@@ -187,22 +187,25 @@ class ReminderStore:
 
     # --- creating -----------------------------------------------------------
     def schedule(self, appointment_id: str, service_date: Optional[date], office_id: Optional[str],
-                 phone: Optional[str], language: Optional[str]) -> Reminder:
+                 phone: Optional[str], language: Optional[str],
+                 at: Optional[datetime] = None) -> Reminder:
         """The reminder of an appointment, created in `scheduled` if new.
-        Re-running the job finds the existing one and leaves it alone."""
+        Re-running the job finds the existing one and leaves it alone.
+        `at` (default now) is when it happened, for a history recorded later."""
         return self._create(appointment_id, service_date, office_id, phone, language,
-                            states.SCHEDULED, None, "job")
+                            states.SCHEDULED, None, "job", at)
 
     def record_unsendable(self, appointment_id: str, service_date: Optional[date],
                           office_id: Optional[str], phone: Optional[str],
-                          language: Optional[str], reason: str) -> Reminder:
+                          language: Optional[str], reason: str,
+                          at: Optional[datetime] = None) -> Reminder:
         """A reminder that cannot be sent (no usable mobile number): failed."""
         return self._create(appointment_id, service_date, office_id, phone, language,
-                            states.FAILED, reason, "job")
+                            states.FAILED, reason, "job", at)
 
     def _create(self, appointment_id, service_date, office_id, phone, language, state, reason,
-                source) -> Reminder:
-        now = _now()
+                source, at: Optional[datetime] = None) -> Reminder:
+        now = _utc(at) if at is not None else _now()
         try:
             with self.engine.begin() as conn:
                 result = conn.execute(insert(reminders).values(
@@ -217,18 +220,18 @@ class ReminderStore:
 
     # --- moving -------------------------------------------------------------
     def claim_for_sending(self, appointment_id: str, phone: Optional[str] = None,
-                          language: Optional[str] = None) -> bool:
+                          language: Optional[str] = None, at: Optional[datetime] = None) -> bool:
         """Moves scheduled -> sending atomically; True for the one caller that
         may send. A reminder triggered without the job is created here."""
         # The job scheduled it (the usual case): one transaction. Otherwise
         # create it (a no-op if it exists) and try once more.
-        if self._claim(appointment_id):
+        if self._claim(appointment_id, at):
             return True
-        self._create(appointment_id, None, None, phone, language, states.SCHEDULED, None, "assistant")
-        return self._claim(appointment_id)
+        self._create(appointment_id, None, None, phone, language, states.SCHEDULED, None, "assistant", at)
+        return self._claim(appointment_id, at)
 
-    def _claim(self, appointment_id: str) -> bool:
-        now = _now()
+    def _claim(self, appointment_id: str, at: Optional[datetime] = None) -> bool:
+        now = _utc(at) if at is not None else _now()
         with self.engine.begin() as conn:
             result = conn.execute(update(reminders).where(
                 (reminders.c.appointment_id == appointment_id)

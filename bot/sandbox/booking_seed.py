@@ -6,6 +6,14 @@ demo always has a next service day to send reminders for: every sandbox
 citizen (bot/sandbox/citizens.py) has one then, edge cases included.
 The data is deterministic for a given day.
 
+Before that, the town's own past: PAST_SERVICE_DAYS service days of 15-30
+appointments per office, whose statuses (confirmed, cancelled, attended,
+no-show, and when) follow the story of each one's reminder
+(bot.sandbox.past_reminders), which the history filler
+(bot.sandbox.history) writes into the reminder store. A past day's
+appointments and their ids depend on that day only, so databases seeded on
+different days agree about the days they share.
+
 Storage conventions: `starts_at` is the naive Europe/Madrid wall-clock time
 (what the citizen was told); the event stamps (`confirmed_at`,
 `cancelled_at`, `attended_at`) are naive UTC, so they stay unambiguous
@@ -24,11 +32,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.service_days import is_service_day, next_service_day, previous_service_day, service_days_after
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
-from bot.phone import to_e164
+from bot.office_settings import for_office
+from bot.phone import check_for_whatsapp, to_e164
+from bot.sandbox import past_reminders
+from bot.sandbox.citizen_behaviour import Profile
 from bot.sandbox.citizens import CITIZENS, Citizen
 
 MADRID = ZoneInfo("Europe/Madrid")
 SLOT = timedelta(minutes=15)
+# Bumped when the seed changes what it makes: a database of an older seed is reseeded.
+SEED_VERSION = 2
 
 metadata = MetaData()
 
@@ -211,9 +224,11 @@ class _Agenda:
 
 
 def build_appointments(today: date, bench_appointments: int = 0) -> List[dict]:
-    """Appointment rows around `today`: three past service days, today,
+    """Appointment rows around `today`: the town's last PAST_SERVICE_DAYS
+    service days (the sandbox citizens in the last three of them), today,
     the next service day (every sandbox citizen) and four more."""
     agenda = _Agenda(today)
+    _add_town_past(agenda, today)
     _add_past(agenda, today)
     if is_service_day(today):
         for citizen in agenda.rng.sample(CITIZENS, 6):
@@ -241,6 +256,121 @@ def _add_past(agenda: _Agenda, today: date) -> None:
     _spread(agenda, [before, previous_service_day(before)], outcomes)
     # The last service day's attendance is still to be recorded by staff.
     _spread(agenda, [last], [BOOKED, CONFIRMED] * 2 + [BOOKED])
+
+
+# --- the town's past ---------------------------------------------------------------
+
+PAST_SERVICE_DAYS = 20
+TOWN_ID_BASE = 500_000  # + day of the year * 1000 + n: clear of the seeding-day numbering
+FREE_SLOTS_KEPT = 3     # per office and day, for the sandbox citizens' own past appointments
+CANCELLED_BEFORE_SHARE = 0.02   # cancelled by phone or web days before the reminder
+LANDLINE_SHARE, INVALID_SHARE = 0.015, 0.005
+TOWN_LANGUAGES = (("ca", 0.55), ("es", 0.38), ("en", 0.07))
+_TOWN_FIRST = {
+    "ca": ["Jordi", "Montse", "Pere", "Núria", "Joan", "Mercè", "Xavier", "Roser", "Albert", "Laia",
+           "Ramon", "Glòria", "Arnau", "Neus", "Ferran", "Aina"],
+    "es": ["Manuel", "Carmen", "Francisco", "Ana", "Javier", "Lucía", "Miguel", "Rosa", "Alejandro",
+           "Pilar", "Mohamed", "Fátima", "Ionut", "Elena", "Carlos", "Dolores"],
+    "en": ["James", "Sarah", "Michael", "Emma", "Thomas", "Olivia", "Lukas", "Anna", "John", "Sophie"],
+}
+_TOWN_LAST = {
+    "ca": ["Puig", "Soler", "Vila", "Ferrer", "Roca", "Pujol", "Casas", "Serra", "Font", "Bosch",
+           "Riera", "Sala", "Mas", "Prat", "Vidal", "Camps"],
+    "es": ["García", "Martínez", "López", "Sánchez", "Pérez", "Gómez", "Ruiz", "Díaz", "Moreno",
+           "Jiménez", "Álvarez", "Romero", "El Idrissi", "Popescu", "Navarro", "Torres"],
+    "en": ["Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Müller", "Schmidt", "Walsh",
+           "Murphy"],
+}
+
+
+def past_service_days(today: date, count: int = PAST_SERVICE_DAYS) -> List[date]:
+    """The `count` service days before `today`, oldest first."""
+    days, day = [], today
+    for _ in range(count):
+        day = previous_service_day(day)
+        days.append(day)
+    return days[::-1]
+
+
+def _add_town_past(agenda: _Agenda, today: date) -> None:
+    profile = Profile.realistic()  # the profile the history filler uses by default
+    last = previous_service_day(today)
+    for day in past_service_days(today):
+        agenda.rows.extend(_town_day(agenda, day, day == last, profile))
+
+
+def _town_day(agenda: _Agenda, day: date, attendance_pending: bool, profile: Profile) -> List[dict]:
+    """One past service day of the town: the same rows whoever seeds it, except
+    that the attendance of the last service day is not recorded yet."""
+    rng = random.Random(f"vilademar:town:{day.isoformat()}")
+    rows: List[dict] = []
+    for office in OFFICES:
+        slots = office_slots(office, day)
+        count = rng.randint(max(10, int(len(slots) * 0.7)), len(slots) - FREE_SLOTS_KEPT)
+        taken = set(rng.sample(range(len(slots)), count))
+        agenda._free[(office["id"], day)] = [s for i, s in enumerate(slots) if i not in taken]
+        for index in sorted(taken):
+            number = TOWN_ID_BASE + day.timetuple().tm_yday * 1000 + len(rows) + 1
+            citizen = _town_citizen(rng, day, len(rows) + 1)
+            procedure = rng.choice(PROCEDURES)
+            row = {"id": f"VLD-{day.year}-{number:06d}", "office_id": office["id"],
+                   "procedure_id": procedure["id"], "starts_at": slots[index],
+                   "duration_minutes": _DURATIONS[procedure["id"]], "citizen_name": citizen.name,
+                   "phone": citizen.phone, "phone_e164": to_e164(citizen.phone),
+                   "language": citizen.language}
+            rows.append({**row, **_town_outcome(row, attendance_pending, profile)})
+    return rows
+
+
+def _town_citizen(rng: random.Random, day: date, n: int) -> Citizen:
+    language = rng.choices([c for c, _ in TOWN_LANGUAGES], [w for _, w in TOWN_LANGUAGES])[0]
+    name = (f"{rng.choice(_TOWN_FIRST[language])} {rng.choice(_TOWN_LAST[language])}"
+            + (f" {rng.choice(_TOWN_LAST[language])}" if language != "en" else ""))
+    kind = rng.random()
+    if kind < INVALID_SHARE:
+        phone = rng.choice(["", "60123", "6000 000"])
+    elif kind < INVALID_SHARE + LANDLINE_SHARE:
+        phone = f"93 8{n % 100:02d} {day.toordinal() % 100:02d} {rng.randrange(100):02d}"
+    else:
+        # 60x numbers: valid Spanish mobiles, clear of the sandbox citizens' and the bench's (69x).
+        digits = f"60{day.toordinal() % 1000:03d}{n:04d}"
+        phone = rng.choice([f"{digits[:3]} {digits[3:6]} {digits[6:]}", digits,
+                            f"+34 {digits[:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}"])
+    return Citizen(name, phone, language)
+
+
+def _town_outcome(row: dict, attendance_pending: bool, profile: Profile) -> dict:
+    """Status and stamps of a past appointment, as its reminder's story has them."""
+    rng = random.Random(f"vilademar:town:{row['id']}")
+    starts_at = row["starts_at"]
+    sent_at = past_reminders.reminder_sent_at(row["office_id"], starts_at)
+    stamps = {"confirmed_at": None, "cancelled_at": None, "attended_at": None}
+    if rng.random() < CANCELLED_BEFORE_SHARE:
+        earlier = sent_at - timedelta(days=rng.randint(1, 6), minutes=rng.randrange(600))
+        return {"status": CANCELLED, **stamps, "cancelled_at": _naive(earlier)}
+    check = check_for_whatsapp(row["phone"])
+    if not check.usable:
+        outcome = past_reminders.OUTCOME_FAILED
+    else:
+        deadline = past_reminders.answer_deadline(sent_at, for_office(row["office_id"]).reply_window,
+                                                  starts_at.replace(tzinfo=MADRID))
+        story = past_reminders.plan_past_reminder(profile, check.e164, row["id"], sent_at, deadline)
+        if story.answer == CANCELLED:
+            return {"status": CANCELLED, **stamps, "cancelled_at": _naive(story.answered_at)}
+        if story.answer == CONFIRMED:
+            stamps["confirmed_at"] = _naive(story.answered_at)
+        outcome = story.outcome
+    if attendance_pending:
+        return {"status": CONFIRMED if stamps["confirmed_at"] else BOOKED, **stamps}
+    if past_reminders.shows_up(profile, row["id"], outcome):
+        stamps["attended_at"] = _to_utc(starts_at + timedelta(minutes=rng.randrange(3, 20)))
+        return {"status": ATTENDED, **stamps}
+    return {"status": NO_SHOW, **stamps}
+
+
+def _naive(moment: datetime) -> datetime:
+    """Naive UTC, whole seconds: how the booking database keeps event stamps."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
 def _add_later(agenda: _Agenda, next_day: date) -> None:
@@ -281,3 +411,13 @@ def seed(conn_or_engine, today: date, bench_appointments: int = 0) -> None:
         conn.execute(offices.insert(), OFFICES)
         conn.execute(procedures.insert(), PROCEDURES)
         conn.execute(appointments.insert(), rows)
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(f"PRAGMA user_version = {SEED_VERSION}")
+
+
+def seed_version(conn_or_engine) -> int:
+    """The SEED_VERSION the database was seeded with (0: before versions, or not SQLite)."""
+    with _transaction(conn_or_engine) as conn:
+        if conn.dialect.name != "sqlite":
+            return SEED_VERSION
+        return conn.exec_driver_sql("PRAGMA user_version").scalar() or 0

@@ -33,8 +33,8 @@ from sqlalchemy.engine import Engine
 from bot.booking import ACTIVE_STATUSES, ATTENDED, CANCELLED, CONFIRMED, NO_SHOW
 from bot.phone import to_e164
 from bot.sandbox.booking_seed import (
-    MADRID, appointments, booking_link, is_service_day, next_service_day, offices, procedures,
-    seed, service_days_after,
+    MADRID, SEED_VERSION, appointments, booking_link, is_service_day, next_service_day, offices,
+    procedures, seed, seed_version, service_days_after,
 )
 
 APP_NAME = "recorda_booking_sandbox"
@@ -82,7 +82,10 @@ def open_database(db_path: str, today: date, reseed: bool = False,
 
 
 def _is_stale(engine: Engine, today: date) -> bool:
-    """True when no appointment is left on the next service day."""
+    """True when no appointment is left on the next service day, or an older
+    seed made the data."""
+    if seed_version(engine) != SEED_VERSION:
+        return True
     first = datetime.combine(next_service_day(today), datetime.min.time())
     with engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(appointments)

@@ -9,6 +9,8 @@ against https://conversations.messagebird.com/v1/. On top of that:
 * `POST /messages` is the SMS API, for the SMS fallback (bot.sandbox.sms_center);
 * `/sim/reply` is the citizen's phone: write, tap a button, send media;
 * `/sim/...` is a test and inspection API (faults, no-WhatsApp numbers, logs);
+* `/sim/behaviour` switches the citizens from manual to a behaviour profile
+  (bot.sandbox.citizen_behaviour) that reads and answers like a real town;
 * `/` is a phone-like page for demos.
 
 Everything is kept in memory. Run it with
@@ -33,6 +35,8 @@ from sanic import Sanic, response
 from sanic.exceptions import MethodNotSupported, NotFound
 
 from bot.phone import mask, to_e164
+from bot.sandbox.citizen_behaviour import (NOT_ON_WHATSAPP, CitizenReplay, Profile, ProfileError,
+                                           describe_profile, load_profile, with_overrides)
 from bot.sandbox.citizens import CITIZENS, numbers_without_whatsapp
 from bot.sandbox.provider_api import (ApiError, authorize as _authorize, field as _field,
                                       invalid as _invalid, json_body as _json_body,
@@ -49,7 +53,6 @@ REGION = "ES"
 
 # An outbound message only ever moves forward along these, or to "failed".
 STATUS_STEPS = ("pending", "sent", "delivered", "read")
-NOT_ON_WHATSAPP = {"code": 302, "description": "contact is not registered on WhatsApp"}
 FAULT_STATUSES = {429: (429, "Too many requests"), 500: (99, "Internal error"),
                   503: (99, "Service temporarily unavailable")}
 MEDIA_URL = "https://media.messagebird.com/v1/media/{}"
@@ -387,15 +390,19 @@ class Simulator:
     """The platform: contacts, conversations, messages and their delivery."""
 
     def __init__(self, channel_id: str, delays: Tuple[float, float, float],
-                 templates: dict, webhooks: WebhookSender):
+                 templates: dict, webhooks: WebhookSender, citizens: Optional[Profile] = None):
         self.channel_id, self.delays = channel_id, delays
         self.templates, self.webhooks = templates, webhooks
         self.citizens = _citizens_by_number()
         self.sms = SmsCenter()  # the SMS side (bot.sandbox.sms_center)
+        # What the citizens do by themselves: nothing unless a profile says so.
+        self.startup_profile = citizens or Profile()
+        self.replay = CitizenReplay(self.startup_profile)
         self._tasks: set = set()
         self.reset()
 
     def reset(self) -> None:
+        self.replay.configure(self.startup_profile)
         for task in self._tasks:
             task.cancel()
         self._tasks = set()
@@ -421,21 +428,24 @@ class Simulator:
         task = asyncio.get_running_loop().create_task(self._deliver(message))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        self.replay.on_sent(self, message)
         return message
 
     async def _deliver(self, message: dict) -> None:
-        """What the platform does after a send: status steps at the configured delays."""
+        """What the platform does after a send: status steps at the configured
+        delays, or as the citizen's behaviour has it."""
         if message["to"] in self.no_whatsapp:
-            plan = [("failed", self.delays[0])]
+            plan = [(self.delays[0], "failed", NOT_ON_WHATSAPP)]
         else:
-            plan = list(zip(STATUS_STEPS[1:], self.delays))
+            plan = self.replay.delivery_plan(message["to"], self.delays) or [
+                (delay, status, None) for status, delay in zip(STATUS_STEPS[1:], self.delays)]
         loop = asyncio.get_running_loop()
         started = loop.time()
-        for status, delay in plan:
+        for delay, status, error in plan:
             await asyncio.sleep(max(0.0, started + delay - loop.time()))
-            await self.advance(message, status)
+            await self.advance(message, status, error)
 
-    async def advance(self, message: dict, target: str) -> None:
+    async def advance(self, message: dict, target: str, error: Optional[dict] = None) -> None:
         """Moves an outbound message forward to `target`, one webhook per step, never back."""
         async with self._locks.setdefault(message["id"], asyncio.Lock()):
             current = message["status"]
@@ -446,22 +456,41 @@ class Simulator:
             else:
                 steps = list(STATUS_STEPS[STATUS_STEPS.index(current) + 1:STATUS_STEPS.index(target) + 1])
             for status in steps:
-                self._set_status(message, status)
+                self._set_status(message, status, error)
                 await self.webhooks.post(self._event("message.updated", message))
 
-    def _set_status(self, message: dict, status: str) -> None:
+    def _set_status(self, message: dict, status: str, error: Optional[dict] = None) -> None:
         message["status"] = status
         message["updatedDatetime"] = _now()
         if status == "failed":
-            message["error"] = dict(NOT_ON_WHATSAPP)
+            message["error"] = dict(error or NOT_ON_WHATSAPP)
         logger.info("message %s to %s: %s", message["id"], mask(message["to"]), status)
 
     # -- citizen side
 
+    def has_whatsapp(self, msisdn: str) -> bool:
+        return msisdn not in self.no_whatsapp and self.replay.on_whatsapp(msisdn)
+
+    def choices_of(self, message: dict) -> List[Choice]:
+        return choices(message, self.templates)
+
+    async def reply(self, body: dict) -> Tuple[dict, list]:
+        """What the phone sends: {msisdn, text | button:{message_id, index} | media,
+        deliveries?}; the path of `/sim/reply` and of the simulated citizens."""
+        msisdn = _msisdn(body.get("msisdn"))
+        if not self.has_whatsapp(msisdn):
+            raise ApiError(409, 10, "this number has no WhatsApp account", "msisdn")
+        deliveries = _field(body, "deliveries", "deliveries", int, required=False) or 1
+        if not 1 <= deliveries <= MAX_DELIVERIES:
+            raise _invalid("deliveries", f"deliveries must be 1..{MAX_DELIVERIES}")
+        kind, content, reply_to = _inbound(body, msisdn, self)
+        return await self.receive(msisdn, kind, content, reply_to, deliveries)
+
     async def receive(self, msisdn: str, kind: str, content: dict,
                       reply_to: Optional[str] = None, deliveries: int = 1) -> Tuple[dict, list]:
         """The citizen writes or taps; returns the inbound message and the webhook statuses."""
-        await self._mark_read(msisdn)
+        if self.replay.shows_read_receipts(msisdn):
+            await self._mark_read(msisdn)
         message = self._new_message(msisdn, "received", kind, content, reply_to)
         return message, await self.webhooks.post(self._event("message.created", message), deliveries)
 
@@ -544,10 +573,14 @@ class Simulator:
 
     def _contact_view(self, msisdn: str, name: str, language: Optional[str]) -> dict:
         messages = self.phone_thread(msisdn)
-        return {"msisdn": msisdn, "name": name, "language": language,
-                "has_whatsapp": msisdn not in self.no_whatsapp,
+        view = {"msisdn": msisdn, "name": name, "language": language,
+                "has_whatsapp": self.has_whatsapp(msisdn),
                 "message_count": len(messages),
                 "last_activity": messages[-1]["updatedDatetime"] if messages else None}
+        behaviour = self.replay.behaviour(msisdn)
+        if behaviour is not None:
+            view["behaviour"] = behaviour.name
+        return view
 
 
 def _button_view(index: int, choice: Choice) -> dict:
@@ -606,16 +639,7 @@ async def read_message(request, message_id: str):
 
 async def citizen_reply(request):
     """The phone: {msisdn, text | button:{message_id, index} | media, deliveries?}."""
-    sim = _sim(request)
-    body = _json_body(request)
-    msisdn = _msisdn(body.get("msisdn"))
-    if msisdn in sim.no_whatsapp:
-        raise ApiError(409, 10, "this number has no WhatsApp account", "msisdn")
-    deliveries = _field(body, "deliveries", "deliveries", int, required=False) or 1
-    if not 1 <= deliveries <= MAX_DELIVERIES:
-        raise _invalid("deliveries", f"deliveries must be 1..{MAX_DELIVERIES}")
-    kind, content, reply_to = _inbound(body, msisdn, sim)
-    message, statuses = await sim.receive(msisdn, kind, content, reply_to, deliveries)
+    message, statuses = await _sim(request).reply(_json_body(request))
     return response.json({"message": message, "webhook_statuses": statuses})
 
 
@@ -675,6 +699,34 @@ async def arm_faults(request):
     return response.json({"status": status, "count": count})
 
 
+def _behaviour_view(sim: Simulator) -> dict:
+    profile = sim.replay.profile
+    return {**profile.to_dict(), "behaviours": describe_profile(profile) if profile.active else []}
+
+
+async def get_behaviour(request):
+    """The citizens' profile; with ?msisdn=, also that number's behaviour."""
+    sim = _sim(request)
+    view = _behaviour_view(sim)
+    if request.args.get("msisdn") is not None:
+        msisdn = _msisdn(request.args.get("msisdn"))
+        behaviour = sim.replay.behaviour(msisdn)
+        view["number"] = {"msisdn": msisdn, "behaviour": behaviour.name if behaviour else None,
+                          "has_whatsapp": sim.has_whatsapp(msisdn)}
+    return response.json(view)
+
+
+async def set_behaviour(request):
+    """{"profile": "realistic"|"manual", "time_scale"?, "seed"?, "shares"?}."""
+    sim = _sim(request)
+    try:
+        profile = Profile.from_dict(_json_body(request))
+    except ProfileError as exc:
+        raise _invalid("profile", str(exc)) from None
+    sim.replay.configure(profile)
+    return response.json(_behaviour_view(sim))
+
+
 async def reset(request):
     _sim(request).reset()
     return response.json({"status": "reset"})
@@ -702,6 +754,8 @@ ROUTES = [
     (list_contacts, "/sim/contacts", "GET"),
     (add_no_whatsapp, "/sim/no-whatsapp", "POST"),
     (arm_faults, "/sim/faults", "POST"),
+    (get_behaviour, "/sim/behaviour", "GET"),
+    (set_behaviour, "/sim/behaviour", "POST"),
     (reset, "/sim/reset", "POST"),
     (health, "/sim/health", "GET"),
     (webhook_log, "/sim/webhooks", "GET"),
@@ -711,14 +765,15 @@ ROUTES = [
 
 def create_app(access_key: str, signing_key: str, channel_id: str, webhook_url: str,
                status_delays: Tuple[float, float, float] = (0.5, 1.5, 4.0),
-               name: Optional[str] = None) -> Sanic:
-    """The simulator as a Sanic app; `name` must be unique in the process."""
+               name: Optional[str] = None, citizens: Optional[Profile] = None) -> Sanic:
+    """The simulator as a Sanic app; `name` must be unique in the process;
+    `citizens` is the behaviour profile it starts (and resets) with."""
     # Logging is the host process's business (main() or whoever embeds the app).
     app = Sanic(name or f"whatsapp_simulator_{_new_id()[:8]}", configure_logging=False)
     app.config.FALLBACK_ERROR_FORMAT = "json"
     webhooks = WebhookSender(webhook_url, signing_key)
     app.ctx.access_key = access_key
-    app.ctx.sim = Simulator(channel_id, tuple(status_delays), load_templates(), webhooks)
+    app.ctx.sim = Simulator(channel_id, tuple(status_delays), load_templates(), webhooks, citizens)
     app.ctx.sms = app.ctx.sim.sms
     for handler, uri, method in ROUTES + SMS_ROUTES:
         app.add_route(handler, uri, methods=[method])
@@ -757,10 +812,21 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--webhook-url", default="http://127.0.0.1:5005/webhooks/messagebird/webhook")
     parser.add_argument("--status-delays", type=_delays, default=(0.5, 1.5, 4.0),
                         help="seconds after a send until sent, delivered, read (default 0.5,1.5,4)")
+    parser.add_argument("--citizens", default="manual", metavar="PROFILE",
+                        help="what citizens do with a reminder: manual (default: only what the phone "
+                             "page or /sim/reply does), realistic, or a JSON/YAML profile file")
+    parser.add_argument("--time-scale", type=float, metavar="FACTOR",
+                        help="real seconds per simulated second of the citizens' delays (0.001: 2 h "
+                             "last 7.2 s); default the profile's")
+    parser.add_argument("--seed", type=int, help="seed of the citizens' behaviours; default the profile's")
     args = parser.parse_args(argv)
+    try:
+        citizens = with_overrides(load_profile(args.citizens), args.seed, args.time_scale)
+    except (ProfileError, ValueError) as exc:
+        parser.error(f"--citizens: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app(args.access_key, args.signing_key, args.channel_id, args.webhook_url,
-                     args.status_delays, name="whatsapp_simulator")
+                     args.status_delays, name="whatsapp_simulator", citizens=citizens)
     app.run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)
 
 
