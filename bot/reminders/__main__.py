@@ -156,11 +156,14 @@ async def follow_up(args: argparse.Namespace) -> int:
         writer.writerow(FOLLOW_UP_COLUMNS)
         writer.writerows(rows)
         return 0
+    # The screen has less room than a CSV: the day is in the title, and the
+    # situation and its reason share a column.
     table = Table(title=f"Follow-up for {day}: {len(rows)} appointment(s) to call")
-    for column in FOLLOW_UP_COLUMNS:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
+    for column in ("office", "time", "citizen", "phone", "why", "appointment"):
+        table.add_column(column, no_wrap=column in ("time", "phone", "appointment"))
+    for office, when, citizen, phone, _language, situation, reason, appointment in rows:
+        why = f"{situation}: {reason}" if reason else situation
+        table.add_row(office, when[-5:], citizen, phone, why, appointment)
     console.print(table)
     return 0
 
