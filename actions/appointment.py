@@ -19,7 +19,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import payloads
-from actions.context import (Services, in_thread, language, owned_appointment,
+from actions.context import (Services, conversation_language, in_thread, owned_appointment,
                              requested_appointment_id, sender_phone, upcoming_for_sender)
 from actions.speech import render, say
 from bot.booking import (CANCELLED, CONFIRMED, Appointment, BookingRefused, BookingUnavailable)
@@ -63,7 +63,7 @@ async def choose_target(dispatcher: CollectingDispatcher, tracker: Tracker,
                         domain: Dict[Text, Any], intent: str) -> Optional[Target]:
     """The appointment to act on, or None after telling the citizen why not
     (no appointment, several to choose from, not theirs)."""
-    lang = language(tracker)
+    lang = await conversation_language(tracker)
     link = await _booking_link(lang)
     appointment_id = requested_appointment_id(tracker)
     if appointment_id:
@@ -159,7 +159,7 @@ class AnswerAction(Action, abc.ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        lang = language(tracker)
+        lang = await conversation_language(tracker)
         try:
             target = await choose_target(dispatcher, tracker, domain, self.intent)
         except BookingUnavailable:
@@ -230,7 +230,7 @@ class ActionAppointmentDetails(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        lang = language(tracker)
+        lang = await conversation_language(tracker)
         booking = Services.booking()
         try:
             upcoming = await upcoming_for_sender(tracker)
@@ -258,7 +258,7 @@ class ActionBookingLink(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        lang = language(tracker)
+        lang = await conversation_language(tracker)
         link = await _booking_link(lang)
         if tracker.get_intent_of_latest_message() != "reschedule_appointment":
             say(dispatcher, domain, "utter_booking_link", lang, link=link)

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.appointment import office_phone, record_answer, refusal_reason, tell_outcome
-from actions.context import language, owned_appointment
+from actions.context import conversation_language, owned_appointment
 from actions.speech import say
 from bot.booking import BookingError
 
@@ -22,7 +22,7 @@ class ActionBookingUpdateResult(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        lang = language(tracker)
+        lang = await conversation_language(tracker)
         appointment_id = next(tracker.get_latest_entity_values("appointment_id"), None)
         operation = next(tracker.get_latest_entity_values("operation"), None)
         outcome = next(tracker.get_latest_entity_values("outcome"), None)

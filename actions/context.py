@@ -11,7 +11,7 @@ from typing import Any, Callable, List, Optional
 
 from rasa_sdk import Tracker
 
-from bot.booking import Appointment, AppointmentNotFound, BookingSystem
+from bot.booking import Appointment, AppointmentNotFound, BookingError, BookingSystem
 from bot.booking.outbox import BookingOutbox
 from bot.booking.rest import booking_system_from_settings
 from bot.config import Settings
@@ -111,3 +111,18 @@ async def upcoming_for_sender(tracker: Tracker) -> List[Appointment]:
     found = await Services.booking().upcoming_appointments(phone, now.date())
     # The booking system answers by day: this morning's are not upcoming.
     return [a for a in found if a.is_active and a.starts_at > now and owns(a, tracker)]
+
+
+async def conversation_language(tracker: Tracker) -> str:
+    """The conversation's language: the slot (set by the reminder, or by what
+    the citizen wrote); for a citizen who writes first and says nothing that
+    tells (e.g. "ok"), the language of their booking record."""
+    if tracker.get_slot("language"):
+        return language(tracker)
+    try:
+        upcoming = await upcoming_for_sender(tracker)
+    except BookingError:
+        upcoming = []
+    if upcoming:
+        return normalise_language(upcoming[0].language, Services.settings().default_language)
+    return language(tracker)

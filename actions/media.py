@@ -4,7 +4,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.context import language
+from actions.context import conversation_language
 from actions.speech import say
 
 
@@ -14,5 +14,5 @@ class ActionMediaMessage(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        say(dispatcher, domain, "utter_text_only", language(tracker))
+        say(dispatcher, domain, "utter_text_only", await conversation_language(tracker))
         return []

@@ -11,7 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.context import Services, language, owned_appointment, upcoming_for_sender
+from actions.context import Services, conversation_language, owned_appointment, upcoming_for_sender
 from actions.speech import render, say
 from bot.booking import Appointment, BookingError, Office
 from bot.i18n import format_time_only, format_when
@@ -68,7 +68,7 @@ class OfficeAction(Action, abc.ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        lang = language(tracker)
+        lang = await conversation_language(tracker)
         try:
             return await self.answer(dispatcher, tracker, domain, lang)
         except BookingError as exc:
@@ -152,7 +152,7 @@ class ActionRequestHuman(OfficeAction):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         # Flagged even when the booking system cannot give the office's phone:
         # staff must still see that the citizen asked for a person.
-        lang = language(tracker)
+        lang = await conversation_language(tracker)
         try:
             await self.answer(dispatcher, tracker, domain, lang)
         except BookingError as exc:

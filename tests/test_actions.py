@@ -765,3 +765,13 @@ async def test_unsure_cancel_in_words_is_asked_back_then_done_by_the_button(env,
     sure.latest_message["intent"]["confidence"] = 0.97
     await run(ActionCancelAppointment(), sure, domain)
     assert fetch(booking_service, appointment.id).status == "cancelled"
+
+
+async def test_a_citizen_who_writes_first_is_answered_in_the_language_of_their_booking(env, domain, cast):
+    person = cast.reader("es")
+    # No reminder yet, and nothing in the message tells the language.
+    tracker = make_tracker(person.phone, "ask_appointment_details", "??", None, {"language": None})
+
+    messages, _ = await run(ActionAppointmentDetails(), tracker, domain)
+
+    assert messages[0]["text"].startswith("Su cita:")
