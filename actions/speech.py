@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -21,9 +20,9 @@ import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.config import PROJECT_ROOT
+from bot.i18n import fill_placeholders
 
 log = logging.getLogger(__name__)
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,7 +47,7 @@ def _variation(domain: Dict[str, Any], response: str, language: str) -> Dict[str
 
 def render(domain: Dict[str, Any], response: str, language: str, **values: Any) -> str:
     text = _variation(domain, response, language).get("text", "")
-    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
+    return fill_placeholders(text, values)
 
 
 def say(dispatcher: CollectingDispatcher, domain: Dict[str, Any], response: str, language: str,

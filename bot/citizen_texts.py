@@ -10,7 +10,6 @@ changes, so an edit needs no restart.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -18,11 +17,10 @@ from typing import Any, Dict, List, Tuple
 import yaml
 
 from bot.config import PROJECT_ROOT, SUPPORTED_LANGUAGES
-from bot.i18n import normalise_language
+from bot.i18n import fill_placeholders, normalise_language
 
 TEXTS_FILE = PROJECT_ROOT / "texts" / "sms_fallback.yml"
 FALLBACK_LANGUAGE = "ca"
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _cache: Dict[str, Tuple[float, Dict[str, Dict[str, str]]]] = {}
 _lock = threading.Lock()
 
@@ -51,10 +49,6 @@ def _template(key: str, language: str) -> Any:
     return template
 
 
-def _fill(template: Any, values: Dict[str, Any]) -> str:
-    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), str(template))
-
-
 def text(key: str, language: str, **values: Any) -> str:
     """The text `key` in `language` (Catalan when that language lacks it),
     with its {placeholders} filled in; unknown placeholders stay as they are.
@@ -66,7 +60,7 @@ def variants(key: str, language: str, **values: Any) -> List[str]:
     """Every version of a text that has several (a YAML list), filled in."""
     template = _template(key, language)
     versions = template if isinstance(template, list) else [template]
-    return [_fill(v, values) for v in versions]
+    return [fill_placeholders(v, values) for v in versions]
 
 
 class Texts:

@@ -2,12 +2,15 @@
 the way a clerk would say them: "dimarts, 1 de desembre, a les 10:30"."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
 
 from bot.config import SUPPORTED_LANGUAGES
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 _LOCALES = {"ca": "ca_ES", "es": "es_ES", "en": "en_GB"}
 # CLDR's Catalan month names carry their "de"/"d’"; Spanish needs it spelled out.
@@ -44,3 +47,9 @@ def format_short_date(when: datetime, language: str, tz: ZoneInfo) -> str:
     """"dt. 1/12 10:30": short enough for a WhatsApp button."""
     language = normalise_language(language)
     return format_datetime(when.astimezone(tz), "EEE d/M H:mm", locale=_LOCALES[language])
+
+
+def fill_placeholders(text: str, values: dict) -> str:
+    """Texts editors write ("a les {time}"): known {names} filled in, unknown
+    ones left as they are, so a typo shows instead of failing the answer."""
+    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), str(text))

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 import aiohttp
-import yaml
 from sanic import Sanic, response
 from sanic.exceptions import MethodNotSupported, NotFound
 
@@ -38,6 +37,7 @@ from bot.phone import mask, to_e164
 from bot.sandbox.citizen_behaviour import (NOT_ON_WHATSAPP, CitizenReplay, Profile, ProfileError,
                                            describe_profile, load_profile, with_overrides)
 from bot.sandbox.citizens import CITIZENS, numbers_without_whatsapp
+from bot.templates import TemplateText, find_template, load_templates
 from bot.sandbox.provider_api import (ApiError, authorize as _authorize, field as _field,
                                       invalid as _invalid, json_body as _json_body,
                                       text as _text)
@@ -46,8 +46,6 @@ from connectors.messagebird_signature import HEADER as SIGNATURE_HEADER, sign_we
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES_DIR = PROJECT_ROOT / "whatsapp_templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 REGION = "ES"
 
@@ -229,40 +227,6 @@ def check_send(body: dict, channel_id: str, templates: dict) -> str:
 
 
 # ------------------------------------------------------------------ templates
-
-_PLACEHOLDER = re.compile(r"\{\{(\d+)\}\}")
-
-
-@dataclass(frozen=True)
-class TemplateText:
-    """One language of an approved WhatsApp template."""
-    body: str
-    buttons: Tuple[str, ...]
-
-    @property
-    def parameter_count(self) -> int:
-        return len(set(_PLACEHOLDER.findall(self.body)))
-
-    def render(self, parameters: List[str]) -> str:
-        return _PLACEHOLDER.sub(lambda m: parameters[int(m.group(1)) - 1], self.body)
-
-
-def load_templates(directory: Path = TEMPLATES_DIR) -> Dict[str, Dict[str, TemplateText]]:
-    """{template name: {language code: text}} from the template files."""
-    templates = {}
-    for path in sorted(directory.glob("*.yml")):
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        templates[spec["name"]] = {
-            code: TemplateText(language["body"], tuple(language.get("buttons", ())))
-            for code, language in spec["languages"].items()}
-    return templates
-
-
-def find_template(templates: dict, name: str, code: str) -> Optional[TemplateText]:
-    """The template in that language; "es_ES" falls back to "es"."""
-    languages = templates.get(name, {})
-    return languages.get(code) or languages.get(re.split(r"[_-]", code)[0])
-
 
 def _hsm_template(hsm: dict, templates: dict) -> TemplateText:
     return find_template(templates, hsm["templateName"], hsm["language"]["code"])
