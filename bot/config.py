@@ -6,6 +6,7 @@ the sandbox booking service and the WhatsApp simulator on localhost.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -46,6 +47,12 @@ class Settings:
     sms_api_url: str = "https://rest.messagebird.com"
     messagebird_access_key: str = field(default="", repr=False)
     sms_originator: str = "Ajuntament"
+    # The staff console (bot.console, bot.web.console).
+    tracker_db_url: str = ""                 # Rasa's SQL tracker store, read-only
+    retention_days: int = 90                 # conversations and reminders older go
+    console_session_hours: float = 10.0      # a sign-in lasts at most this long
+    console_idle_minutes: float = 60.0       # ... and ends sooner when unused
+    low_confidence: float = 0.6              # below it a message goes to NLU review
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -71,7 +78,38 @@ class Settings:
             sms_api_url=_env("MESSAGEBIRD_SMS_API_URL", "https://rest.messagebird.com").rstrip("/"),
             messagebird_access_key=_env("MESSAGEBIRD_ACCESS_KEY", ""),
             sms_originator=_env("RECORDA_SMS_ORIGINATOR", "Ajuntament"),
+            tracker_db_url=_env("RECORDA_TRACKER_DB_URL", "") or tracker_db_url_from_endpoints(
+                Path(_env("RECORDA_ENDPOINTS", str(PROJECT_ROOT / "endpoints.yml")))),
+            retention_days=int(_env("RECORDA_RETENTION_DAYS", "90")),
+            console_session_hours=float(_env("RECORDA_CONSOLE_SESSION_HOURS", "10")),
+            console_idle_minutes=float(_env("RECORDA_CONSOLE_IDLE_MINUTES", "60")),
+            low_confidence=float(_env("RECORDA_LOW_CONFIDENCE", "0.6")),
         )
+
+
+def tracker_db_url_from_endpoints(path: Path) -> str:
+    """The SQLAlchemy URL of the SQL tracker store that Rasa's endpoints.yml
+    configures (with Rasa's ${VAR} substitution), for the console to read;
+    "" when there is none. A relative SQLite path is relative to the project,
+    where `make run` starts Rasa."""
+    import yaml
+    from sqlalchemy.engine import URL
+    if not path.exists():
+        return ""
+    text = re.sub(r"\$\{(\w+)\}", lambda m: os.environ.get(m.group(1), ""), path.read_text())
+    store = (yaml.safe_load(text) or {}).get("tracker_store") or {}
+    if str(store.get("type", "")).upper() != "SQL":
+        return ""
+    dialect = store.get("dialect", "sqlite")
+    db = str(store.get("db", "rasa.db"))
+    if dialect == "sqlite":
+        db_path = Path(db) if Path(db).is_absolute() else PROJECT_ROOT / db
+        return f"sqlite:///{db_path}"
+    drivers = {"postgresql": "postgresql+psycopg2"}
+    port = store.get("port")
+    return URL.create(drivers.get(dialect, dialect), username=store.get("username"),
+                      password=store.get("password"), host=store.get("url"),
+                      port=int(port) if port else None, database=db).render_as_string(hide_password=False)
 
 
 SUPPORTED_LANGUAGES = ("ca", "es", "en")

@@ -58,6 +58,7 @@ def get_engine(url: str) -> Engine:
             import bot.webhook_receipts  # noqa: F401
             import bot.citizen_links  # noqa: F401
             import bot.reminders.sms_fallback  # noqa: F401
+            import bot.console.accounts  # noqa: F401
             _create_tables(engine)
             _add_missing_columns(engine)
             _engines[url] = engine

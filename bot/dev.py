@@ -155,6 +155,8 @@ class Stack:
             "MESSAGEBIRD_SMS_API_URL": self.simulator_url,
             "RECORDA_LINK_SECRET": self.link_secret,
             "RECORDA_PUBLIC_URL": self.web_url,
+            # The console reads the tracker store that this Rasa writes.
+            "RECORDA_ENDPOINTS": str(self.endpoints or PROJECT_ROOT / "endpoints.yml"),
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "SANIC_HOST": "127.0.0.1",

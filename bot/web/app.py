@@ -1,6 +1,6 @@
 """The Sanic app: one Blueprint per audience. `/c` is the citizen's page of a
-personal link (bot.web.citizen); the staff console will be another Blueprint
-under `/console`. `GET /health` is for the process manager."""
+personal link (bot.web.citizen); `/console` is the staff console
+(bot.web.console). `GET /health` is for the process manager."""
 from __future__ import annotations
 
 import uuid
@@ -16,6 +16,8 @@ from bot.citizen_links import CitizenLinks, UsedLinks
 from bot.config import Settings
 from bot.reminders.store import ReminderStore
 from bot.web.citizen import CitizenServices, citizen_blueprint
+from bot.web.console import console_blueprint
+from bot.web.console.services import ConsoleServices
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -35,6 +37,8 @@ def create_app(settings: Optional[Settings] = None, booking: Optional[BookingSys
         outbox=BookingOutbox(settings.db_url), used=UsedLinks(settings.db_url),
         links=links or CitizenLinks.from_settings(settings))
     app.blueprint(citizen_blueprint())
+    app.ctx.console = ConsoleServices.from_settings(settings, booking)
+    app.blueprint(console_blueprint(app.ctx.console))
     app.static("/static", STATIC_DIR)
 
     @app.get("/health")

@@ -1,0 +1,34 @@
+"""What the console's pages share: settings, the booking system, the stores,
+and a way to run a blocking database call off the event loop."""
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from bot.booking import BookingSystem
+from bot.config import Settings
+from bot.console.accounts import Accounts
+from bot.reminders.store import ReminderStore
+
+
+@dataclass
+class ConsoleServices:
+    settings: Settings
+    booking: BookingSystem
+    accounts: Accounts
+    reminders: ReminderStore
+    # How a page's number reference ("appointment:ID", "conversation:KEY")
+    # becomes the number it stands for, when staff reveal it: kind -> lookup.
+    number_lookups: Dict[str, Callable[[str], Awaitable[Optional[str]]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, booking: BookingSystem) -> "ConsoleServices":
+        return cls(settings=settings, booking=booking, accounts=Accounts.from_settings(settings),
+                   reminders=ReminderStore(settings.db_url))
+
+    @staticmethod
+    async def run(fn: Callable[..., Any], *args, **kwargs) -> Any:
+        """SQLAlchemy is synchronous: its calls go to a thread."""
+        return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
