@@ -254,6 +254,27 @@ class Stack:
                     os.killpg(service.process.pid, signal.SIGKILL)
 
 
+DEMO_ADMIN = "admin"
+
+
+def demo_console_sign_in(var_dir: Path) -> str:
+    """The sandbox's first console user, so a newcomer can sign in at once:
+    `admin` with a random password kept in var/console-admin-password (0600).
+    A town's own deployment creates its admin with `python -m bot.console
+    create-admin` instead. Returns the line to print."""
+    from bot.console.accounts import ADMIN, Accounts
+    accounts = Accounts(f"sqlite:///{var_dir / 'recorda.db'}")
+    password_file = var_dir / "console-admin-password"
+    if not accounts.all_users():
+        password = secrets.token_urlsafe(12)
+        accounts.create_user(DEMO_ADMIN, "Admin (sandbox)", password, ADMIN, "ca")
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+    if password_file.exists() and accounts.get_by_username(DEMO_ADMIN) is not None:
+        return f"user {DEMO_ADMIN}, password {password_file.read_text().strip()} (in {password_file})"
+    return "sign in with your console user (python -m bot.console add-user ...)"
+
+
 def _stop_on_sigterm(*_):
     raise KeyboardInterrupt
 
@@ -288,6 +309,7 @@ def main() -> int:
     try:
         stack.start(when_healthy=when_healthy)
         history_report = _history_report(history)
+        sign_in = demo_console_sign_in(stack.var_dir)
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
         stack.stop()
@@ -302,6 +324,8 @@ def main() -> int:
 Recorda is running:
   WhatsApp simulator (the citizen's phone)  {stack.simulator_url}/
   Sandbox booking service (appointments)    {stack.booking_url}/
+  Staff console                             {stack.web_url}/console
+                                            {sign_in}
   Citizen's page of an SMS link             {stack.web_url}/c/… (the links arrive as SMS in the simulator)
   Rasa server (API behind a token)          {stack.rasa_url}
   MessageBird webhook                       {stack.webhook_url}
