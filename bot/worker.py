@@ -5,7 +5,9 @@ Each pass it:
   and has the assistant tell the citizen when they are done;
 * closes the reply window of unanswered reminders whose time is up;
 * sends the SMS fallback of reminders WhatsApp could not deliver, for the
-  offices that have it on (bot.reminders.sms_fallback).
+  offices that have it on (bot.reminders.sms_fallback);
+* once a day, deletes conversations and reminders older than the retention
+  period (RECORDA_RETENTION_DAYS; 0 turns it off; bot.console.retention).
 
 Everything it acts on is in the database, so a restart loses nothing.
 """
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
+from datetime import date, datetime, timedelta, timezone
 from typing import Awaitable, Callable, List, Optional
 
 import aiohttp
@@ -22,6 +26,7 @@ from bot.booking import BookingSystem
 from bot.booking.outbox import DONE, BookingOutbox, Operation, OutboxWorker
 from bot.booking.rest import booking_system_from_settings
 from bot.config import Settings
+from bot.console.retention import purge
 from bot.rasa_client import trigger_intent
 from bot.reminders.sms_fallback import SmsFallback, SmsOutcomeNotifier, is_sms_sender
 from bot.reminders.store import ReminderStore
@@ -84,6 +89,39 @@ def expiry_duty(store: ReminderStore) -> Duty:
     return expire
 
 
+RETENTION_FIRST_RUN_AFTER = timedelta(minutes=5)   # let a (re)started deployment settle first
+RETENTION_RETRY_AFTER = timedelta(hours=1)
+
+
+def retention_duty(settings: Settings, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                   first_run_after: timedelta = RETENTION_FIRST_RUN_AFTER) -> Optional[Duty]:
+    """The daily retention purge, or None when RECORDA_RETENTION_DAYS is 0.
+    It runs once per local day, the first time a few minutes after start;
+    a failed purge is tried again an hour later."""
+    if settings.retention_days <= 0:
+        log.info("Retention purge off (RECORDA_RETENTION_DAYS=0): old data is kept")
+        return None
+    not_before = clock() + first_run_after
+    last_day: List[Optional[date]] = [None]
+
+    async def purge_old_data() -> None:
+        nonlocal not_before
+        now = clock()
+        today = now.astimezone(settings.timezone).date()
+        if now < not_before or last_day[0] == today:
+            return
+        try:
+            # purge() logs what it deleted, table by table.
+            await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(purge, settings, settings.retention_days, now=now))
+        except Exception:
+            log.exception("Retention purge failed; trying again in an hour")
+            not_before = now + RETENTION_RETRY_AFTER
+            return
+        last_day[0] = today
+    return purge_old_data
+
+
 async def run_duties(duties: List[Duty], interval: float) -> None:
     while True:
         for duty in duties:
@@ -104,6 +142,9 @@ async def main(interval: float) -> None:
         duties = [outbox.run_once, expiry_duty(ReminderStore(settings.db_url))]
         if fallback is not None:
             duties.append(fallback.run_once)
+        retention = retention_duty(settings)
+        if retention is not None:
+            duties.append(retention)
         log.info("Worker started (every %.1fs)", interval)
         try:
             await run_duties(duties, interval)

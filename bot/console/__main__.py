@@ -41,6 +41,22 @@ def _add(accounts: Accounts, args, role: str) -> int:
     return 0
 
 
+def _purge(settings: Settings, args) -> int:
+    from bot.console.retention import purge
+    days = args.days if args.days is not None else settings.retention_days
+    if args.days is None and days == 0:
+        print("error: RECORDA_RETENTION_DAYS is 0 (no purge); give --days N to purge anyway",
+              file=sys.stderr)
+        return 2
+    try:
+        report = purge(settings, days, dry_run=args.dry_run)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
 def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.console", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,11 +100,7 @@ def main(argv: Optional[list] = None) -> int:
                 print(f"{user.username:24} {user.role:7} {user.language}  {state}  {user.display_name}")
             return 0
         if args.command == "purge":
-            from bot.console.retention import purge
-            days = args.days if args.days is not None else settings.retention_days
-            report = purge(settings, days, dry_run=args.dry_run)
-            print(json.dumps(report.to_dict(), indent=2))
-            return 0
+            return _purge(settings, args)
     except AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -220,6 +220,8 @@ class Accounts:
             values["active"] = active
         if display_name is not None and display_name.strip():
             values["display_name"] = display_name.strip()
+        if not values:
+            return user
         losing_admin = user.role == ADMIN and user.active and (
             values.get("role", ADMIN) != ADMIN or values.get("active", True) is False)
         if losing_admin and self.count_admins() <= 1:

@@ -1,0 +1,158 @@
+"""The staff console in a real browser (Debian's Chromium through the
+playwright package), against every Recorda process started for real: the
+daily job sends tomorrow's reminders, citizens tap and write through the
+WhatsApp simulator, and staff and an editor use the console as they would.
+
+RECORDA_SCREENSHOTS=1 also saves the pages into docs/screenshots/ (the
+README's pictures)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime
+from urllib.parse import quote
+
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.dev import Stack
+from bot.phone import to_e164
+from bot.reminders.store import ReminderStore
+from bot.sandbox.citizens import CITIZENS
+from bot.sandbox.booking_seed import MADRID
+from bot.service_days import next_service_day
+from tests.browser import browser, screenshot  # noqa: F401
+from tests.http_helpers import call, wait_for
+
+pytestmark = pytest.mark.e2e
+MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
+PASSWORD = "vilademar-2026-oac"
+USERS = {"ana": ("admin", "Ana Puig"), "joan": ("editor", "Joan Ferrer"), "marta": ("staff", "Marta Roca")}
+ODD_MESSAGE = "el meu gos s'ha menjat la carta, que faig?"
+
+
+def citizen(name: str) -> str:
+    return to_e164(next(c for c in CITIZENS if c.name == name).phone)
+
+
+def thread(stack, msisdn):
+    return call("GET", f"{stack.simulator_url}/sim/messages?msisdn={quote(msisdn)}")[1]
+
+
+def reminder_of(stack, msisdn):
+    [message] = [m for m in thread(stack, msisdn) if m["type"] == "hsm"]
+    return message
+
+
+def appointment_id_of(message) -> str:
+    payload = message["content"]["hsm"]["components"][1]["parameters"][0]["payload"]
+    return json.loads(payload[payload.index("{"):])["appointment_id"]
+
+
+def reply(stack, msisdn, **body):
+    status, result = call("POST", f"{stack.simulator_url}/sim/reply", {"msisdn": msisdn, **body})
+    assert status == 200, result
+    return result
+
+
+class Town:
+    """The running stack after tomorrow's reminders and a few answers."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.url = stack.web_url
+        self.store = ReminderStore(f"sqlite:///{stack.var_dir / 'recorda.db'}")
+        self.day = next_service_day(datetime.now(MADRID).date())
+
+    def create_users(self) -> None:
+        """Through the console's own commands, as a town's IT would."""
+        for username, (role, name) in USERS.items():
+            command = (["create-admin"] if role == "admin" else ["add-user", "--role", role])
+            result = subprocess.run(
+                [sys.executable, "-m", "bot.console", *command, "--username", username, "--name", name,
+                 "--language", "ca", "--password-stdin"],
+                input=PASSWORD + "\n", cwd=PROJECT_ROOT, env=self.stack.env(), capture_output=True,
+                text=True, timeout=60)
+            assert result.returncode == 0, result.stdout + result.stderr
+
+    def send_reminders(self) -> None:
+        result = subprocess.run([sys.executable, "-m", "bot.reminders", "send", "--tomorrow", "--no-progress"],
+                                cwd=PROJECT_ROOT, env=self.stack.env(), capture_output=True, text=True,
+                                timeout=180)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory):
+    assert MODEL.exists(), "no trained model: run `make train` (make test does it)"
+    stack = Stack.isolated(tmp_path_factory.mktemp("console"), status_delays="0.2,0.4,0.6")
+    try:
+        stack.start()
+        town = Town(stack)
+        town.create_users()
+        town.send_reminders()
+        # Montserrat cancels with a tap, María confirms with a tap, Pere writes
+        # something the assistant is unsure of.
+        town.cancelled = appointment_id_of(reminder_of(stack, citizen("Montserrat Puig i Ferrer")))
+        reply(stack, citizen("Montserrat Puig i Ferrer"),
+              button={"message_id": reminder_of(stack, citizen("Montserrat Puig i Ferrer"))["id"], "index": 1})
+        town.confirmed = appointment_id_of(reminder_of(stack, citizen("María García López")))
+        reply(stack, citizen("María García López"),
+              button={"message_id": reminder_of(stack, citizen("María García López"))["id"], "index": 0})
+        reply(stack, citizen("Pere Martí Bosch"), text=ODD_MESSAGE)
+        wait_for(lambda: town.store.get(town.cancelled).state == "cancelled")
+        wait_for(lambda: town.store.get(town.confirmed).state == "confirmed")
+        yield town
+    finally:
+        stack.stop()
+
+
+def signed_in(browser, town, username: str, locale: str = "ca-ES"):  # noqa: F811
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{town.url}/console/day")
+    assert "/console/sign-in" in page.url
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_url("**/console/day**")
+    return page
+
+
+def test_nothing_of_the_console_answers_without_signing_in(browser, town):  # noqa: F811
+    context = browser.new_context()
+    page = context.new_page()
+    for path in ("/console/day", "/console/conversations", "/console/figures", "/console/nlu", "/console/users"):
+        page.goto(town.url + path)
+        assert "/console/sign-in" in page.url, path
+        assert page.locator("#password").is_visible()
+    for path in ("/console/day.csv", "/console/nlu/export.yml", "/console/figures/answers.csv"):
+        response = context.request.get(town.url + path, max_redirects=0)
+        assert response.status == 401, path
+    response = context.request.post(town.url + "/console/reveal", form={"reference": f"appointment:{town.cancelled}"},
+                                    max_redirects=0)
+    assert response.status == 401
+    page.fill("#username", "ana")
+    page.fill("#password", "not the password")
+    page.click("form.stacked button[type=submit]")
+    assert page.locator("[role=alert]").is_visible() and "/console/sign-in" in page.url
+    context.close()
+
+
+def test_staff_see_tomorrows_day_with_the_cancellation_and_whom_to_call(browser, town):  # noqa: F811
+    page = signed_in(browser, town, "marta")
+    office = town.store.get(town.cancelled).office_id
+    page.goto(f"{town.url}/console/day?date={town.day.isoformat()}&office={office}")
+    row = page.locator(f"#appointments tr[data-appointment='{town.cancelled}']")
+    assert row.locator("[data-test=answer] .badge.cancelled").is_visible()
+    assert row.locator("[data-test=state] .badge.cancelled").is_visible()
+    assert row.locator("[data-test=answered-at]").inner_text().strip() != ""
+    assert int(page.locator("[data-test=summary-cancelled] strong").inner_text()) >= 1
+    # Numbers are masked until one is shown on purpose; then it is a tap-to-call link.
+    assert "•" in row.locator(".masked").inner_text()
+    screenshot(page, "console-day")
+    page.locator("#follow-up [data-test=reveal]").first.click()
+    page.wait_for_load_state()
+    assert page.locator("#follow-up [data-test=tel]").first.get_attribute("href").startswith("tel:+")
+    page.context.close()
