@@ -53,6 +53,9 @@ class Settings:
     console_session_hours: float = 10.0      # a sign-in lasts at most this long
     console_idle_minutes: float = 60.0       # ... and ends sooner when unused
     low_confidence: float = 0.6              # below it a message goes to NLU review
+    # What a WhatsApp conversation costs (the console's cost figure).
+    whatsapp_price: float = 0.04
+    free_conversations_per_month: int = 0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -84,6 +87,8 @@ class Settings:
             console_session_hours=float(_env("RECORDA_CONSOLE_SESSION_HOURS", "10")),
             console_idle_minutes=float(_env("RECORDA_CONSOLE_IDLE_MINUTES", "60")),
             low_confidence=float(_env("RECORDA_LOW_CONFIDENCE", "0.6")),
+            whatsapp_price=float(_env("RECORDA_WHATSAPP_PRICE", "0.04")),
+            free_conversations_per_month=int(_env("RECORDA_FREE_CONVERSATIONS", "0")),
         )
 
 

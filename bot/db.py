@@ -59,6 +59,7 @@ def get_engine(url: str) -> Engine:
             import bot.citizen_links  # noqa: F401
             import bot.reminders.sms_fallback  # noqa: F401
             import bot.console.accounts  # noqa: F401
+            import bot.console.nlu_review  # noqa: F401
             _create_tables(engine)
             _add_missing_columns(engine)
             _engines[url] = engine

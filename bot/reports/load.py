@@ -28,10 +28,15 @@ def service_days(first_day: date, last_day: date, holidays: Iterable[date] = ())
 
 
 async def load_appointments(booking: BookingSystem, days: Sequence[date],
-                            office_ids: Sequence[str]) -> List[Appointment]:
-    """Every appointment of those offices on those days, in every status."""
-    batches = await asyncio.gather(*(booking.list_appointments(day, office_id)
-                                     for day in days for office_id in office_ids))
+                            office_ids: Sequence[str], concurrency: int = 20) -> List[Appointment]:
+    """Every appointment of those offices on those days, in every status; at
+    most `concurrency` requests at a time (a year of three offices is 750)."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(day: date, office_id: str) -> List[Appointment]:
+        async with limit:
+            return await booking.list_appointments(day, office_id)
+    batches = await asyncio.gather(*(one(day, office_id) for day in days for office_id in office_ids))
     return [appointment for batch in batches for appointment in batch]
 
 

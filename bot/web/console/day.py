@@ -56,7 +56,7 @@ class Labels:
         return self.t(key) if code and self.t.has(key) else (code or "")
 
     def state(self, state: Optional[str]) -> str:
-        return self._label("day_state", state or "none")
+        return self._label("state", state or "none")
 
     def answer(self, outcome: Optional[str]) -> str:
         return self._label("day_answer", outcome or "none")
@@ -72,11 +72,11 @@ class Labels:
 
     def reason(self, reason: Optional[str], code: Optional[int] = None) -> str:
         if not reason:
-            return self.t("day_reason_unknown")
-        key = f"day_reason_{reason}"
-        text = self.t(key) if self.t.has(key) else self.t("day_reason_other", code=reason)
+            return self.t("reason_unknown")
+        key = f"reason_{reason}"
+        text = self.t(key) if self.t.has(key) else self.t("reason_other", code=reason)
         if reason == PROVIDER_ERROR and code is not None:
-            text = self.t("day_reason_with_code", reason=text, code=code)
+            text = self.t("reason_with_code", reason=text, code=code)
         return text
 
 
