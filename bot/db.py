@@ -6,7 +6,9 @@ timeout. PostgreSQL needs nothing special.
 """
 from __future__ import annotations
 
+import random
 import threading
+import time
 from typing import Dict
 
 from sqlalchemy import MetaData, create_engine, event
@@ -66,10 +68,11 @@ def get_engine(url: str) -> Engine:
         return engine
 
 
-def _create_tables(engine: Engine, attempts: int = 3) -> None:
+def _create_tables(engine: Engine, attempts: int = 10) -> None:
     """create_all, tolerating another process creating the same tables at
     the same moment (every Recorda process starts against a new database at
-    once on a first `make run`): the next attempt finds them there."""
+    once on a first `make run`): the next attempt, a moment later, finds
+    them there. Each attempt can lose a race on another table, hence several."""
     for attempt in range(1, attempts + 1):
         try:
             metadata.create_all(engine)
@@ -77,6 +80,7 @@ def _create_tables(engine: Engine, attempts: int = 3) -> None:
         except DBAPIError as exc:
             if "already exists" not in str(exc) or attempt == attempts:
                 raise
+            time.sleep(random.uniform(0.01, 0.1))
 
 
 def _add_missing_columns(engine: Engine) -> None:

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.e2e
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 PASSWORD = "vilademar-2026-oac"
 USERS = {"ana": ("admin", "Ana Puig"), "joan": ("editor", "Joan Ferrer"), "marta": ("staff", "Marta Roca")}
-ODD_MESSAGE = "el meu gos s'ha menjat la carta, que faig?"
+# The model cannot tell what this is: it falls back (nlu_fallback).
+ODD_MESSAGE = "el dimarts potser millor o no"
 
 
 def citizen(name: str) -> str:
@@ -89,6 +90,10 @@ def town(tmp_path_factory):
     stack = Stack.isolated(tmp_path_factory.mktemp("console"), status_delays="0.2,0.4,0.6")
     try:
         stack.start()
+        # The past service days' history, as `make run` fills it, for the figures.
+        history = stack.start_history()
+        output, _ = history.communicate(timeout=120)
+        assert history.returncode == 0, output
         town = Town(stack)
         town.create_users()
         town.send_reminders()
@@ -100,7 +105,9 @@ def town(tmp_path_factory):
         town.confirmed = appointment_id_of(reminder_of(stack, citizen("María García López")))
         reply(stack, citizen("María García López"),
               button={"message_id": reminder_of(stack, citizen("María García López"))["id"], "index": 0})
-        reply(stack, citizen("Pere Martí Bosch"), text=ODD_MESSAGE)
+        unsure = reply(stack, citizen("Pere Martí Bosch"), text=ODD_MESSAGE)
+        wait_for(lambda: any(m["direction"] == "sent" for m in thread(stack, citizen("Pere Martí Bosch"))
+                             if m["id"] != unsure["message"]["id"] and m["type"] != "hsm"))
         wait_for(lambda: town.store.get(town.cancelled).state == "cancelled")
         wait_for(lambda: town.store.get(town.confirmed).state == "confirmed")
         yield town
@@ -152,7 +159,81 @@ def test_staff_see_tomorrows_day_with_the_cancellation_and_whom_to_call(browser,
     # Numbers are masked until one is shown on purpose; then it is a tap-to-call link.
     assert "•" in row.locator(".masked").inner_text()
     screenshot(page, "console-day")
-    page.locator("#follow-up [data-test=reveal]").first.click()
+    # Reveal a Spanish mobile on the list of whom to call: it becomes a tap-to-call link.
+    row = page.locator("#follow-up tbody tr", has=page.locator(".masked", has_text="+34 6")).first
+    appointment = row.get_attribute("data-appointment")
+    row.locator("[data-test=reveal]").click()
     page.wait_for_load_state()
-    assert page.locator("#follow-up [data-test=tel]").first.get_attribute("href").startswith("tel:+")
+    revealed = page.locator(f"#follow-up tr[data-appointment='{appointment}'] [data-test=tel]")
+    assert revealed.get_attribute("href").startswith("tel:+346")
+    page.context.close()
+
+
+def test_staff_find_the_cancelled_appointment_by_number_and_read_its_timeline(browser, town):  # noqa: F811
+    page = signed_in(browser, town, "marta")
+    page.click("nav >> text=Converses")
+    number = citizen("Montserrat Puig i Ferrer")  # +34 6xx xxx xxx, typed as staff would
+    page.fill("input[name=number]", f"{number[3:6]} {number[6:8]} {number[8:10]} {number[10:]}")
+    page.click("[data-test=conversation-filters] button[type=submit]")
+    rows = page.locator("[data-test=conversation]")
+    assert rows.count() == 1
+    assert number not in page.content(), "numbers stay masked in the list"
+    screenshot(page, "console-conversations")
+    rows.first.locator("[data-test=open-conversation]").click()
+    reminder = page.locator(f"[data-test=reminder][data-appointment='{town.cancelled}']")
+    steps = reminder.locator("[data-test=step]")
+    events = [steps.nth(i).get_attribute("data-event") for i in range(steps.count())]
+    assert events.index("sent") < events.index("cancelled"), events
+    assert "scheduled" in events
+    assert all(steps.nth(i).locator("time").count() or steps.nth(i).inner_text().strip()
+               for i in range(steps.count()))
+    # The tap on the reminder's cancel button, as the citizen saw it.
+    assert page.locator("[data-test=tap]").first.is_visible()
+    assert page.locator("[data-test=template]").first.is_visible()
+    assert number not in page.content()
+    screenshot(page, "console-transcript")
+    page.context.close()
+
+
+def test_an_editor_relabels_an_unsure_message_and_downloads_the_training_data(browser, town):  # noqa: F811
+    page = signed_in(browser, town, "joan")
+    page.click("nav >> text=Revisió NLU")
+    row = page.locator("[data-test=nlu-row]", has=page.locator("[data-test=nlu-text]", has_text=ODD_MESSAGE))
+    assert row.count() == 1, page.locator("main").inner_text()
+    row.locator("[data-test=nlu-label]").select_option("reschedule_appointment")
+    row.locator("[data-test=nlu-save]").click()
+    assert page.locator("[data-test=nlu-saved]").is_visible()
+    screenshot(page, "console-nlu-review")
+    with page.expect_download() as download:
+        page.click("[data-test=nlu-export-download]")
+    exported = open(download.value.path(), encoding="utf-8").read()
+    block = exported[exported.index("- intent: reschedule_appointment"):]
+    assert ODD_MESSAGE in block.split("- intent:")[1]
+    page.context.close()
+
+
+def test_staff_cannot_open_the_editors_and_admins_pages(browser, town):  # noqa: F811
+    page = signed_in(browser, town, "marta")
+    assert page.locator("nav >> text=Revisió NLU").count() == 0
+    for path in ("/console/nlu", "/console/users"):
+        response = page.goto(town.url + path)
+        assert response.status == 403, path
+    page.context.close()
+
+
+def test_the_figures_draw_their_charts_without_internet(browser, town):  # noqa: F811
+    page = signed_in(browser, town, "ana")
+    outside = []
+    page.on("request", lambda request: outside.append(request.url)
+            if not request.url.startswith((town.url, "data:")) else None)
+    page.goto(f"{town.url}/console/figures")
+    page.wait_for_function("window.Chart && Object.keys(window.Chart.instances).length >= 5")
+    assert page.locator("[data-test=figures-section] table").count() >= 5
+    # The sandbox's past days: most reminders answered, some failed.
+    answer_rate = page.locator("[data-test=headline]").nth(1).locator("strong").inner_text()
+    assert answer_rate.endswith("%") and 40 <= float(answer_rate.split()[0].replace(",", ".")) <= 90
+    assert outside == []
+    screenshot(page, "console-figures")
+    page.goto(f"{town.url}/console/users")
+    screenshot(page, "console-users")
     page.context.close()
