@@ -215,3 +215,30 @@ async def test_factory_uses_the_settings(booking_service):
         assert len(await system.list_offices()) == 3
     finally:
         await system.close()
+
+
+@pytest.mark.asyncio
+async def test_an_answer_in_an_unknown_shape_is_unavailable_not_a_crash():
+    """A booking system that answers 200 with the wrong shape (a proxy's JSON,
+    a changed API) is treated as down, not as a KeyError in the caller."""
+    from sanic import Sanic, response
+    app = Sanic(f"malformed_booking_{free_port()}")
+    shapes = {"/offices": {"offices": []}, "/appointments": [{"id": "A1"}], "/appointments/A1": ["x"]}
+
+    @app.route("/api/v1/<path:path>")
+    async def anything(request, path):
+        return response.json(shapes["/" + path])
+    port = free_port()
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    await server.startup()
+    await server.start_serving()
+    system = RestBookingSystem(f"http://127.0.0.1:{port}/api/v1", "t", timeout=2.0, retries=0)
+    try:
+        for call in (system.list_offices(), system.list_appointments(datetime(2026, 12, 1).date(), "o"),
+                     system.get_appointment("A1")):
+            with pytest.raises(BookingUnavailable):
+                await call
+    finally:
+        await system.close()
+        server.close()
+        await server.wait_closed()

@@ -50,21 +50,21 @@ class RestBookingSystem(BookingSystem):
             self._session = None
 
     async def list_offices(self) -> List[Office]:
-        return [Office.from_dict(o) for o in await self._request("GET", "/offices")]
+        return _parsed_list(Office.from_dict, await self._request("GET", "/offices"))
 
     async def get_office(self, office_id: str) -> Office:
-        return Office.from_dict(await self._request("GET", "/offices/" + _segment(office_id)))
+        return _parsed(Office.from_dict, await self._request("GET", "/offices/" + _segment(office_id)))
 
     async def get_procedure(self, procedure_id: str) -> Procedure:
-        return Procedure.from_dict(await self._request("GET", "/procedures/" + _segment(procedure_id)))
+        return _parsed(Procedure.from_dict, await self._request("GET", "/procedures/" + _segment(procedure_id)))
 
     async def list_appointments(self, day: date, office_id: str) -> List[Appointment]:
         params = {"date": day.isoformat(), "office_id": office_id}
-        return [Appointment.from_dict(a) for a in await self._request("GET", "/appointments", params=params)]
+        return _parsed_list(Appointment.from_dict, await self._request("GET", "/appointments", params=params))
 
     async def upcoming_appointments(self, phone_e164: str, from_day: date) -> List[Appointment]:
         params = {"phone": phone_e164, "from": from_day.isoformat()}
-        return [Appointment.from_dict(a) for a in await self._request("GET", "/appointments", params=params)]
+        return _parsed_list(Appointment.from_dict, await self._request("GET", "/appointments", params=params))
 
     async def get_appointment(self, appointment_id: str) -> Appointment:
         return await self._appointment("GET", appointment_id)
@@ -84,7 +84,7 @@ class RestBookingSystem(BookingSystem):
 
     async def _appointment(self, method: str, appointment_id: str, action: str = "", **kwargs) -> Appointment:
         path = "/appointments/" + _segment(appointment_id) + action
-        return Appointment.from_dict(await self._request(method, path, **kwargs))
+        return _parsed(Appointment.from_dict, await self._request(method, path, **kwargs))
 
     async def _request(self, method: str, path: str, **kwargs) -> Any:
         """The decoded JSON body, after up to `retries` more attempts with
@@ -113,6 +113,22 @@ class RestBookingSystem(BookingSystem):
         if body is None:
             raise BookingUnavailable(f"booking system answered {method} {path} without a JSON body")
         return body
+
+
+def _parsed(from_dict, body: Any):
+    """A booking system that answers 200 with something else than the API's
+    shape is as good as down: BookingUnavailable, never a KeyError deep in a
+    caller (the console shows what the stores know; actions say "try later")."""
+    try:
+        return from_dict(body)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BookingUnavailable(f"booking system answered in an unknown shape: {exc!r}") from exc
+
+
+def _parsed_list(from_dict, body: Any) -> list:
+    if not isinstance(body, list):
+        raise BookingUnavailable("booking system answered a list request with something else")
+    return [_parsed(from_dict, item) for item in body]
 
 
 def _segment(value: str) -> str:

@@ -184,6 +184,8 @@ class Accounts:
                                f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
 
     def get(self, user_id: int) -> Optional[User]:
+        if not 0 < user_id < 2 ** 63:   # an id from a link: none bigger fits the column
+            return None
         with self.engine.connect() as conn:
             row = conn.execute(select(users_table).where(users_table.c.id == user_id)).first()
         return User.from_row(row) if row else None

@@ -24,10 +24,11 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, null, or_, select
 
 from bot.config import PROJECT_ROOT
-from bot.console.tracker import FALLBACK_INTENT, TrackerEvent, TrackerEvents
+from bot.console.query_values import MAX_PAGE, page_number, within_bounds
+from bot.console.tracker import FALLBACK_INTENT, TrackerEvent, TrackerEvents, events_table
 from bot.phone import to_e164
 from bot.reminders import states
 from bot.reminders.store import Reminder, ReminderEvent, ReminderStore, reminders as reminders_table
@@ -42,6 +43,11 @@ MAX_RANGE_DAYS = 92               # a longer range would read too much at once
 MIN_SEARCH_DIGITS = 3
 LANGUAGES = ("ca", "es", "en")
 WATCHED_SLOTS = ("language", "flagged_for_staff", "appointment_id")
+# The slots a list row shows (its language, the flag); the transcript shows all watched ones.
+LISTED_SLOTS = ("language", "flagged_for_staff")
+# A number search matching more senders than this reads the range unrestricted
+# (an IN list that long is no faster, and databases limit its length).
+MAX_SEARCHED_SENDERS = 500
 SKIPPED_ACTIONS = ("action_listen",)   # after every bot turn: noise to a reader
 MEDIA_INTENT = "EXTERNAL_media_message"
 WORD_JOINER = "\u2060"            # the connector's prefix for typed text starting with "/"
@@ -163,13 +169,13 @@ class Filters:
             raise FilterError("conversations_error_filter", f"Unknown intent {intent!r}")
         if language and language not in LANGUAGES:
             raise FilterError("conversations_error_filter", f"Unknown language {language!r}")
-        page = text("page") or "1"
-        if not page.isdigit() or int(page) < 1 or int(page) > 100000:
-            raise FilterError("conversations_error_filter", f"Not a page number: {page!r}")
+        page = page_number(text("page") or "1")
+        if page is None:
+            raise FilterError("conversations_error_filter", f"Not a page number 1-{MAX_PAGE}")
         number = NumberSearch.parse(text("number"), region) if text("number") else None
         return cls(first_day, last_day, office=text("office")[:64], state=state, intent=intent,
                    language=language, flagged=_checked(query.get("flagged")),
-                   low_confidence=_checked(query.get("low")), number=number, page=int(page))
+                   low_confidence=_checked(query.get("low")), number=number, page=page)
 
     def start(self, tz: ZoneInfo) -> datetime:
         return datetime.combine(self.first_day, time(0), tz)
@@ -183,9 +189,12 @@ def _parse_day(text: str, default: date) -> date:
     if not text:
         return default
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise FilterError("conversations_error_date", f"Not a date (YYYY-MM-DD): {text!r}") from None
+    if not within_bounds(day):
+        raise FilterError("error_date_out_of_range", f"Too far off: {text!r}")
+    return day
 
 
 def _checked(value: Any) -> bool:
@@ -403,8 +412,15 @@ class Conversations:
         """Every conversation with something said in the range that passes
         the filters, the most recent first."""
         start, end = filters.start(self.tz), filters.end(self.tz)
+        senders = None
+        if filters.number is not None:
+            # The senders are few and indexed: find the matching ones first,
+            # then read only their events.
+            senders = [s for s in self.tracker.senders() if filters.number.matches(s)]
+            if len(senders) > MAX_SEARCHED_SENDERS:
+                senders = None
         by_sender: Dict[str, List[TrackerEvent]] = {}
-        for event in self.tracker.between(start, end):
+        for event in self._listed_events(start, end, senders):
             if filters.number is None or filters.number.matches(event.sender_id):
                 by_sender.setdefault(event.sender_id, []).append(event)
         reminders = self.reminders_in_range(start, end, filters.first_day, set(by_sender))
@@ -415,6 +431,30 @@ class Conversations:
                 found.append(summary)
         found.sort(key=lambda s: s.last_at, reverse=True)
         return found
+
+    def _listed_events(self, start: datetime, end: datetime,
+                       senders: Optional[List[str]] = None) -> List[TrackerEvent]:
+        """The events of the range that a summary reads, oldest first: the
+        messages, the assistant's answers without their data (only their
+        time counts; the reminder template is the largest event of all) and
+        the LISTED_SLOTS; no actions. A town's week is some 35,000 events:
+        decoding every one's JSON was most of the list's time (measured by
+        bench/console_pages.py)."""
+        if not self.tracker.available():
+            return []
+        c = events_table.c
+        query = (select(c.id, c.sender_id, c.type_name, c.timestamp, c.intent_name, c.action_name,
+                        case((c.type_name == "bot", null()), else_=c.data).label("data"))
+                 .where(c.timestamp >= start.timestamp())
+                 .where(c.timestamp < end.timestamp())
+                 # Rasa's tracker store keeps a slot's name in action_name.
+                 .where(or_(c.type_name.in_(("user", "bot")),
+                            and_(c.type_name == "slot", c.action_name.in_(LISTED_SLOTS))))
+                 .order_by(c.timestamp, c.id))
+        if senders is not None:
+            query = query.where(c.sender_id.in_(senders))
+        with self.tracker.engine.connect() as conn:
+            return [TrackerEvent.from_row(row) for row in conn.execute(query)]
 
     def _summary(self, sender: str, events: List[TrackerEvent],
                  reminders: List[Reminder]) -> Optional[ConversationSummary]:

@@ -11,7 +11,7 @@ from sanic import Sanic, response
 
 from bot.booking import BookingSystem
 from bot.booking.outbox import BookingOutbox
-from bot.booking.rest import booking_system_from_settings
+from bot.booking.rest import RestBookingSystem, booking_system_from_settings
 from bot.citizen_links import CitizenLinks, UsedLinks
 from bot.config import Settings
 from bot.reminders.store import ReminderStore
@@ -32,12 +32,18 @@ def create_app(settings: Optional[Settings] = None, booking: Optional[BookingSys
     booking = booking or booking_system_from_settings(settings)
     app = Sanic(name or f"recorda_web_{uuid.uuid4().hex[:8]}", configure_logging=False)
     app.config.FALLBACK_ERROR_FORMAT = "html"
+    # Forms and links only: nothing legitimate comes near 1 MB.
+    app.config.REQUEST_MAX_SIZE = 1_000_000
     app.ctx.citizen = CitizenServices(
         settings=settings, booking=booking, reminders=ReminderStore(settings.db_url),
         outbox=BookingOutbox(settings.db_url), used=UsedLinks(settings.db_url),
         links=links or CitizenLinks.from_settings(settings))
     app.blueprint(citizen_blueprint())
-    app.ctx.console = ConsoleServices.from_settings(settings, booking)
+    # Staff wait at a page: the console's own client gives up sooner than the
+    # citizen's (3 s, one retry) and shows what the stores know instead.
+    console_booking = (RestBookingSystem(settings.booking_url, settings.booking_token, timeout=3.0, retries=1)
+                       if own_booking else booking)
+    app.ctx.console = ConsoleServices.from_settings(settings, console_booking)
     app.blueprint(console_blueprint(app.ctx.console))
     app.static("/static", STATIC_DIR)
 
@@ -49,5 +55,6 @@ def create_app(settings: Optional[Settings] = None, booking: Optional[BookingSys
         @app.after_server_stop
         async def close_booking(app, loop):
             await booking.close()
+            await console_booking.close()
 
     return app

@@ -55,8 +55,13 @@ def _delete_cookie(resp, name: str) -> None:
 
 
 def safe_next(target: Optional[str]) -> str:
-    """Only a path of the console itself: never an open redirect."""
+    """Only a path of the console itself: never an open redirect. Control
+    characters are refused too: browsers drop tabs and line breaks from a
+    URL, and a header must never carry them."""
     if not target:
+        return HOME
+    target = str(target)
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
         return HOME
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not parsed.path.startswith(PREFIX + "/") or "\\" in target:

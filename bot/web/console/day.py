@@ -26,6 +26,7 @@ from sanic import Blueprint
 
 from bot.console import day_view
 from bot.console.day_view import DayRow, DayView, OfficeChoice
+from bot.console.query_values import within_bounds
 from bot.phone import mask
 from bot.reminders.provider_status import PROVIDER_ERROR
 from bot.service_days import is_service_day, next_service_day, previous_service_day
@@ -35,8 +36,6 @@ from bot.web.console.texts import Translator
 
 log = logging.getLogger(__name__)
 
-# Dates further off are a typing mistake (and would overflow date arithmetic).
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 MAX_OFFICE_ID = 64   # the reminder store's column
 
 
@@ -87,7 +86,7 @@ def parse_day(raw: Optional[str], t: Translator, today: date, holidays) -> date:
         day = date.fromisoformat(raw.strip())
     except ValueError:
         raise BadInput(t("day_bad_date", value=raw[:40])) from None
-    if not FIRST_DAY <= day <= LAST_DAY:
+    if not within_bounds(day):
         raise BadInput(t("day_date_out_of_range", value=raw[:40]))
     return day
 

@@ -27,6 +27,7 @@ from sanic import Blueprint
 from bot.booking import BookingError
 from bot.console.figure_tables import (COUNT, EUR, NUMBER, PERCENT, REFERENCE, TABLES, FigureTable,
                                        Headline, Note, Reference, Row, csv_value, figure_tables, headlines)
+from bot.console.query_values import within_bounds
 from bot.reports.figures import Figures, Period, Pricing, compute_figures
 from bot.reports.load import load_appointments, load_histories, offices_to_report, service_days
 from bot.web.console.rendering import PREFIX, Formats, csv_response, render
@@ -68,9 +69,12 @@ def _day(args: Mapping, name: str) -> Optional[date]:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise BadQuery("figures_error_date", value=text[:40]) from None
+    if not within_bounds(day):
+        raise BadQuery("error_date_out_of_range")
+    return day
 
 
 def parse_query(args: Mapping, today: date, office_ids: Optional[List[str]]) -> FiguresQuery:

@@ -19,6 +19,7 @@ from sanic import Blueprint, response
 
 from bot.console.nlu_review import (ALL, IGNORE, OUT_OF_SCOPE, REVIEWED, SKIP_IGNORED, SKIP_REASONS, STATUSES,
                                     TO_REVIEW, CandidateFilter, NluReviews, ReviewError)
+from bot.console.query_values import page_number, row_id, within_bounds
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvents
 from bot.web.console.auth import requires, safe_next
 from bot.web.console.rendering import PREFIX, SECURITY_HEADERS, render
@@ -60,9 +61,12 @@ def _date(args, name: str, default: date) -> date:
     if not raw:
         return default
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise BadRequest("nlu_error_date", value=raw[:20])
+    if not within_bounds(day):
+        raise BadRequest("error_date_out_of_range")
+    return day
 
 
 def _threshold(args, default: float) -> float:
@@ -91,11 +95,11 @@ def parse_query(args, today: date, default_threshold: float, intents: List[str])
     if status not in STATUSES or (language and language not in LANGUAGES) or \
             (intent and intent not in intents + [FALLBACK_INTENT]):
         raise BadRequest("nlu_error_filter")
-    page = _one(args, "page") or "1"
-    if not page.isdigit() or int(page) < 1:
+    page = page_number(_one(args, "page") or "1")
+    if page is None:
         raise BadRequest("nlu_error_filter")
     return PageQuery(start, end, _threshold(args, default_threshold),
-                     CandidateFilter(status, language, intent), int(page))
+                     CandidateFilter(status, language, intent), page)
 
 
 def _local_day_bounds(start: date, end: date, tz) -> Tuple[datetime, datetime]:
@@ -118,14 +122,15 @@ def _labels_from_form(form) -> Dict[int, str]:
     pressed = str(form.get("save", ""))
     chosen: Dict[int, str] = {}
     for name in form.keys():
-        if name.startswith("label_") and name[6:].isdigit():
-            label = str(form.get(name, "")).strip()
-            if label:
-                chosen[int(name[6:])] = label
+        event_id = row_id(name[6:]) if name.startswith("label_") else None
+        label = str(form.get(name, "")).strip() if event_id is not None else ""
+        if label:
+            chosen[event_id] = label
     if pressed == "all":
         return chosen
-    if pressed.isdigit():
-        return {int(pressed): chosen[int(pressed)]} if int(pressed) in chosen else {}
+    event_id = row_id(pressed)
+    if event_id is not None:
+        return {event_id: chosen[event_id]} if event_id in chosen else {}
     raise BadRequest("nlu_error_save")
 
 

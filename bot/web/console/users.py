@@ -23,6 +23,7 @@ from sqlalchemy import func, select, true
 
 from bot.console.accounts import (ADMIN, LANGUAGES, MIN_PASSWORD_LENGTH, ROLES, STAFF, AccountError,
                                   Accounts, Reveal, User, reveals_table)
+from bot.console.query_values import page_number, row_id
 from bot.web.console.auth import requires
 from bot.web.console.rendering import PREFIX, SECURITY_HEADERS, render
 from bot.web.console.services import ConsoleServices
@@ -144,9 +145,9 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
     @bp.get("/users")
     @requires(ADMIN)
     async def list_users(request):
-        done, done_user = confirmation(request), None
-        if done and request.args.get("user", "").isdigit():
-            done_user = await services.run(accounts.get, int(request.args.get("user")))
+        done, done_user, user_id = confirmation(request), None, row_id(request.args.get("user"))
+        if done and user_id is not None:
+            done_user = await services.run(accounts.get, user_id)
         return await users_page(request, done=done, done_user=done_user)
 
     @bp.post("/users")
@@ -227,5 +228,4 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
 
 
 def _reveal_filters(request) -> Tuple[int, Optional[str]]:
-    page = request.args.get("page", "1")
-    return (int(page) if page.isdigit() else 1), (request.args.get("user") or None)
+    return page_number(request.args.get("page")) or 1, (request.args.get("user") or None)
