@@ -46,6 +46,7 @@ nlu-check: venv validate models/.current
 bench: venv models/.current
 	$(BIN)/python -m bench.reminder_dispatch
 	$(BIN)/python -m bench.button_latency
+	$(BIN)/python -m bench.console_pages
 
 clean:
 	rm -rf var models/*.tar.gz models/.current

@@ -9,14 +9,14 @@ from typing import Iterable, List, Optional, Sequence
 
 from bot.booking import Appointment, BookingSystem
 from bot.reminders.store import ReminderStore
-from bot.reports.figures import ReminderHistory
+from bot.reports.figures import EVENTS_USED, ReminderHistory
 from bot.service_days import is_service_day
 
 
 def load_histories(store: ReminderStore, first_day: date, last_day: date,
                    office_id: Optional[str] = None) -> List[ReminderHistory]:
     """The reminders of the service days first_day..last_day with their events."""
-    events = store.histories_between(first_day, last_day, office_id)
+    events = store.histories_between(first_day, last_day, office_id, events=EVENTS_USED)
     return [ReminderHistory(reminder, events.get(reminder.id, []))
             for reminder in store.between(first_day, last_day, office_id)]
 

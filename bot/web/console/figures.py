@@ -14,8 +14,10 @@ tables carry the same numbers for readers without JavaScript.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Dict, List, Mapping, Optional, Tuple
@@ -110,26 +112,45 @@ async def office_choices(services: ConsoleServices) -> Tuple[Optional[List[Tuple
     return [(o.id, o.name) for o in offices], True
 
 
+FIGURES_KEPT_SECONDS = 120.0
+
+
 async def gather_figures(services: ConsoleServices, query: FiguresQuery,
                          office_ids: Optional[List[str]], booking_up: bool) -> Tuple[Figures, bool]:
     """The period's figures and whether the booking system's appointments
-    are missing from them (down: the reminder store's figures only)."""
+    are missing from them (down: the reminder store's figures only). The
+    same figures serve the page and its seven CSVs: they are kept for
+    FIGURES_KEPT_SECONDS (bench/console_pages: ~2-4 s to compute a month of
+    a large town)."""
+    # (first day, last day, office, offices, booking up) -> (when, figures, booking down)
+    computed = services.kept.setdefault("figures", {})
+    key = (query.first_day, query.last_day, query.office_id, tuple(office_ids or ()), booking_up)
+    kept = computed.get(key)
+    if kept is not None and time.monotonic() - kept[0] < FIGURES_KEPT_SECONDS:
+        return kept[1], kept[2]
     settings = services.settings
-    histories = await services.run(load_histories, services.reminders, query.first_day, query.last_day,
-                                   query.office_id)
-    appointments, booking_down = [], not booking_up
-    if booking_up:
+
+    async def appointments_of_period() -> Tuple[list, bool]:
+        if not booking_up:
+            return [], True
         try:
             offices = await offices_to_report(services.booking, query.office_id, office_ids or ())
             days = service_days(query.first_day, query.last_day, settings.holidays)
-            appointments = await load_appointments(services.booking, days, offices)
+            return await load_appointments(services.booking, days, offices), False
         except BookingError as exc:
             log.warning("Figures: appointments unreadable, store figures only: %s", exc)
-            appointments, booking_down = [], True
+            return [], True
+    # The store and the booking system are read at the same time.
+    histories, (appointments, booking_down) = await asyncio.gather(
+        services.run(load_histories, services.reminders, query.first_day, query.last_day, query.office_id),
+        appointments_of_period())
     period = Period(query.first_day, query.last_day, query.office_id, settings.timezone.key)
     # RECORDA_WHATSAPP_PRICE and RECORDA_FREE_CONVERSATIONS (0.04 EUR, none free by default).
     figures = await services.run(compute_figures, histories, appointments, period,
-                                   Pricing(settings.whatsapp_price, settings.free_conversations_per_month))
+                                 Pricing(settings.whatsapp_price, settings.free_conversations_per_month))
+    if len(computed) >= 32:
+        computed.pop(next(iter(computed)))
+    computed[key] = (time.monotonic(), figures, booking_down)
     return figures, booking_down
 
 

@@ -22,6 +22,8 @@ class ConsoleServices:
     # How a page's number reference ("appointment:ID", "conversation:KEY")
     # becomes the number it stands for, when staff reveal it: kind -> lookup.
     number_lookups: Dict[str, Callable[[str], Awaitable[Optional[str]]]] = field(default_factory=dict)
+    # What a page keeps between requests (a page's own key: its own dict).
+    kept: Dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings, booking: BookingSystem) -> "ConsoleServices":
