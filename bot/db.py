@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Dict
+from datetime import datetime, timezone
+from typing import Dict, Optional
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.exc import DBAPIError
@@ -19,6 +20,19 @@ from sqlalchemy.pool import QueuePool
 metadata = MetaData()
 _engines: Dict[str, Engine] = {}
 _lock = threading.Lock()
+
+
+def utc_now() -> datetime:
+    """Every store keeps its times in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def stored_utc(value: Optional[datetime]) -> Optional[datetime]:
+    """A time read back from a store: SQLite keeps no offset and gives naive
+    datetimes, stored in UTC; PostgreSQL gives them aware."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Awaitable, Callable, List, Optional
 
 from sqlalchemy import Column, DateTime, Integer, String, Table, Text, and_, insert, select, update
 
 from bot.booking import BookingRefused, BookingSystem, BookingUnavailable, AppointmentNotFound
-from bot.db import get_engine, metadata
+from bot.db import get_engine, metadata, utc_now as _now
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,6 @@ booking_operations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
 )
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

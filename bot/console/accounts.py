@@ -16,7 +16,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Dict, List, Optional
 
 from argon2 import PasswordHasher
@@ -24,7 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text,
                         delete, insert, select, update)
 
-from bot.db import get_engine, metadata
+from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware
 
 STAFF, EDITOR, ADMIN = "staff", "editor", "admin"
 ROLES = (STAFF, EDITOR, ADMIN)
@@ -79,17 +79,6 @@ class AccountError(ValueError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: Optional[datetime]) -> Optional[datetime]:
-    # SQLite gives naive datetimes back; they were stored in UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def _token_hash(token: str) -> str:

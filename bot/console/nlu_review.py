@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.config import PROJECT_ROOT
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvent, TrackerEvents, events_table
-from bot.db import get_engine, metadata
+from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware
 from bot.nlu_eval import HOLDOUT_DIR
 
 IGNORE = "ignore"                 # the editor's choice for "not training data"
@@ -62,17 +62,6 @@ class ReviewError(ValueError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: Optional[datetime]) -> Optional[datetime]:
-    # SQLite gives naive datetimes back; they were stored in UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 # ---------------------------------------------------------------- texts

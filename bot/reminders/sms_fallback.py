@@ -27,7 +27,7 @@ import functools
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, List, Optional
 
 from sqlalchemy import (Column, DateTime, Integer, String, Table, and_, exists, insert, not_,
@@ -39,7 +39,7 @@ from bot.booking import (AppointmentNotFound, Appointment, BookingError, Booking
 from bot.booking.outbox import DONE, Operation
 from bot.citizen_links import CitizenLinks
 from bot.citizen_texts import text, variants
-from bot.db import get_engine, metadata
+from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware
 from bot.i18n import format_when, normalise_language
 from bot.office_settings import configured_offices, for_office
 from bot.phone import mask, to_e164
@@ -74,16 +74,6 @@ sms_fallbacks = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: Optional[datetime]) -> Optional[datetime]:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def sms_sender_id(phone_e164: str) -> str:

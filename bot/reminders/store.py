@@ -17,7 +17,7 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, St
                         Table, Text, delete, insert, select, update)
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import get_engine, metadata
+from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware
 from bot.office_settings import for_office
 from bot.reminders import states
 
@@ -68,20 +68,9 @@ reminder_events = Table(
 )
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _utc(value: datetime) -> datetime:
     """Every time is stored in UTC (SQLite keeps no offset)."""
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-def _aware(value: Optional[datetime]) -> Optional[datetime]:
-    # SQLite returns naive datetimes; every time stored here is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 @dataclass(frozen=True)
