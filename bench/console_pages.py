@@ -33,7 +33,8 @@ port; a client signs in and requests each page `--repeat` (20) times after
     day_csv        /console/day.csv         the same as CSV
     conversations  /console/conversations   default: the last 7 days
     conversations_low                       ... only low-confidence messages
-    conversations_number                    ... search by a full number
+    conversations_number                    ... search by a full number: the POST
+                                            and the list its redirect leads to
     transcript     /console/conversations/<key>   a citizen with two reminders
     figures        /console/figures         every generated day, all offices
     nlu            /console/nlu             default: the last 30 days
@@ -700,6 +701,7 @@ class Client:
         self.base = base
         self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
                                              timeout=aiohttp.ClientTimeout(total=120))
+        self.csrf = ""          # the session's token, for the forms it sends
 
     async def sign_in(self, username: str, password: str) -> None:
         async with self.session.get(self.base + "/console/sign-in") as resp:
@@ -712,10 +714,25 @@ class Client:
             html = await resp.text()
             if resp.status != 200 or "sign-out" not in html:
                 raise RuntimeError(f"sign-in failed: HTTP {resp.status}")
+        self.csrf = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+    async def timed(self, page: "PageToTime") -> Tuple[float, int, bytes]:
+        return await (self.timed_post(page.path, page.form) if page.form else self.timed_get(page.path))
 
     async def timed_get(self, path: str) -> Tuple[float, int, bytes]:
         started = time.perf_counter()
         async with self.session.get(self.base + path, allow_redirects=False) as resp:
+            body = await resp.read()
+            status = resp.status
+        return time.perf_counter() - started, status, body
+
+    async def timed_post(self, path: str, form: Dict[str, str]) -> Tuple[float, int, bytes]:
+        """A form sent as a browser sends it: the POST, then the page its
+        303 leads to (the status is that page's, or the POST's own when it
+        did not redirect)."""
+        started = time.perf_counter()
+        async with self.session.post(self.base + path, data={**form, "csrf": self.csrf},
+                                     allow_redirects=True) as resp:
             body = await resp.read()
             status = resp.status
         return time.perf_counter() - started, status, body
@@ -734,6 +751,7 @@ class PageToTime:
     # Forget what the console keeps between requests before each one (the
     # figures page keeps its figures 2 min): the time of a first view.
     cold: bool = True
+    form: Optional[Dict[str, str]] = None   # POSTed (then its redirect followed) instead of a GET
 
 
 def pages_to_time(data: dict, office_id: str, number: str, key: str) -> List[PageToTime]:
@@ -745,8 +763,11 @@ def pages_to_time(data: dict, office_id: str, number: str, key: str) -> List[Pag
         PageToTime("day_csv", f"/console/day.csv?{day_query}", f"{day}, {office_id}, masked numbers"),
         PageToTime("conversations", "/console/conversations", "default: the last 7 days"),
         PageToTime("conversations_low", "/console/conversations?low=1", "last 7 days, low confidence only"),
-        PageToTime("conversations_number", "/console/conversations?" + urlencode({"number": number}),
-                   "last 7 days, search by a full number"),
+        # The number is POSTed (never in a URL): the time is the POST's plus
+        # that of the list its 303 leads to (?who=<the sender's key>).
+        PageToTime("conversations_number", "/console/conversations/search",
+                   "last 7 days, search by a full number: POST /console/conversations/search "
+                   "and the GET /console/conversations?who=<key> it redirects to", form={"number": number}),
         PageToTime("transcript", f"/console/conversations/{key}", "a citizen with two reminders"),
         PageToTime("figures", "/console/figures?" + urlencode({"from": first, "to": day}),
                    f"{first} to {day}, all offices, computed for each request"),
@@ -793,12 +814,12 @@ ROW_MARKERS = {"day": b"<tr data-appointment=", "conversations": _CONVERSATION_R
 
 async def time_page(client: Client, page: PageToTime, warmup: int, repeat: int, kept: dict) -> dict:
     for _ in range(warmup):
-        await client.timed_get(page.path)
+        await client.timed(page)
     seconds, statuses, size = [], {}, 0
     for _ in range(repeat):
         if page.cold:
             kept.clear()
-        elapsed, status, body = await client.timed_get(page.path)
+        elapsed, status, body = await client.timed(page)
         seconds.append(elapsed)
         statuses[status] = statuses.get(status, 0) + 1
         size = len(body)

@@ -79,3 +79,15 @@ def test_the_last_admin_cannot_be_demoted(tmp_path):
     admin = accounts.create_user("root", "Root", PASSWORD, "admin")
     with pytest.raises(AccountError):
         accounts.update_user(admin.id, role="staff")
+
+
+async def test_a_redirect_leaves_nothing_behind_in_the_next_pages_headers(console):  # noqa: F811
+    """Sanic writes a redirect's Location into the headers dict it is given:
+    a shared dict would send one user's redirect along with every later page."""
+    ana = await console.client("staff")
+    await ana.post("/console/language", {"language": "en", "next": "/console/day?date=2026-12-01"})
+    other = await console.client()
+    status, _, headers = await other.get_raw("/console/sign-in")
+    assert status == 200 and "Location" not in headers
+    status, _, headers = await other.get_raw("/console/day.csv")
+    assert status == 401 and "Location" not in headers

@@ -7,23 +7,20 @@ RECORDA_SCREENSHOTS=1 also saves the pages into docs/screenshots/ (the
 README's pictures)."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from datetime import datetime
-from urllib.parse import quote
 
 import pytest
 
 from bot.config import PROJECT_ROOT
 from bot.dev import Stack
-from bot.phone import to_e164
 from bot.reminders.store import ReminderStore
-from bot.sandbox.citizens import CITIZENS
 from bot.sandbox.booking_seed import MADRID
 from bot.service_days import next_service_day
 from tests.browser import browser, screenshot  # noqa: F401
-from tests.http_helpers import call, wait_for
+from tests.http_helpers import wait_for
+from tests.phone_helpers import appointment_id_of, citizen, reminder_of, reply, thread
 
 pytestmark = pytest.mark.e2e
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
@@ -34,28 +31,14 @@ USERS = {"ana": ("admin", "Ana Puig"), "joan": ("editor", "Joan Ferrer"), "marta
 UNSURE_MESSAGES = ("hmm", "xkq vbz plm", "i la tieta?")
 
 
-def citizen(name: str) -> str:
-    return to_e164(next(c for c in CITIZENS if c.name == name).phone)
 
 
-def thread(stack, msisdn):
-    return call("GET", f"{stack.simulator_url}/sim/messages?msisdn={quote(msisdn)}")[1]
 
 
-def reminder_of(stack, msisdn):
-    [message] = [m for m in thread(stack, msisdn) if m["type"] == "hsm"]
-    return message
 
 
-def appointment_id_of(message) -> str:
-    payload = message["content"]["hsm"]["components"][1]["parameters"][0]["payload"]
-    return json.loads(payload[payload.index("{"):])["appointment_id"]
 
 
-def reply(stack, msisdn, **body):
-    status, result = call("POST", f"{stack.simulator_url}/sim/reply", {"msisdn": msisdn, **body})
-    assert status == 200, result
-    return result
 
 
 class Town:
@@ -176,8 +159,11 @@ def test_staff_find_the_cancelled_appointment_by_number_and_read_its_timeline(br
     page = signed_in(browser, town, "marta")
     page.click("nav >> text=Converses")
     number = citizen("Montserrat Puig i Ferrer")  # +34 6xx xxx xxx, typed as staff would
-    page.fill("input[name=number]", f"{number[3:6]} {number[6:8]} {number[8:10]} {number[10:]}")
-    page.click("[data-test=conversation-filters] button[type=submit]")
+    search = page.locator("[data-test=number-search]")
+    search.locator("input[name=number]").fill(f"{number[3:6]} {number[6:8]} {number[8:10]} {number[10:]}")
+    search.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert number[3:] not in page.url, "the searched number stays out of the address bar"
     rows = page.locator("[data-test=conversation]")
     assert rows.count() == 1
     assert number not in page.content(), "numbers stay masked in the list"

@@ -6,11 +6,13 @@ from __future__ import annotations
 import html as html_lib
 import re
 from datetime import date, datetime, timedelta, timezone
-from typing import Dict, Set
+from typing import Dict, Set, Tuple
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from bot.console.conversations import ConversationKeys, NumberSearch, FilterError
+from bot.console.conversations import (MAX_SEARCHED_SENDERS, ConversationKeys, FilterError, NumberSearch,
+                                       parse_who)
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
 from tests.console_fixtures import console, utc  # noqa: F401
@@ -101,6 +103,10 @@ def listed(console, html: str) -> Set[str]:  # noqa: F811
     return {by_key[key] for key in re.findall(r'data-key="([0-9a-f]+)"', html)}
 
 
+def listed_keys(html: str) -> list:
+    return re.findall(r'data-key="([0-9a-f]+)"', html)
+
+
 def text_of(html: str) -> str:
     return html_lib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
 
@@ -173,20 +179,143 @@ async def test_each_filter_narrows_the_list(console):  # noqa: F811
         assert listed(console, html) == expected, params
 
 
-async def test_search_by_number_in_the_ways_staff_type_it(console):  # noqa: F811
+async def search(staff, typed: str, **filters) -> Tuple[int, str, str]:
+    """Types a number into the list's search form: (status, Location, body).
+    The search is POSTed (with the list's filters) and answered with a redirect."""
+    await staff.get("/console/conversations", **filters)       # the page with the form (and its token)
+    async with staff.session.post(staff.base + "/console/conversations/search", allow_redirects=False,
+                                  data={"csrf": staff.csrf, "number": typed, **filters}) as resp:
+        return resp.status, resp.headers.get("Location", ""), await resp.text()
+
+
+def digits(number: str) -> str:
+    return re.sub(r"\D", "", number)
+
+
+async def test_search_by_number_in_the_ways_staff_type_it_keeps_the_number_out_of_urls(console):  # noqa: F811
     fill(console)
     staff = await console.client("staff")
     for typed, expected in NUMBER_CASES:
-        status, html = await staff.get("/console/conversations", number=typed, **RANGE)
+        status, location, _ = await search(staff, typed, **RANGE)
+        assert status == 303, typed
+        # Back to the list, with the filters and the found conversation's key, not the number.
+        query = parse_qs(urlparse(location).query)
+        assert urlparse(location).path == "/console/conversations"
+        assert query["who"] == [ConversationKeys(console.settings.link_secret).key(expected)], typed
+        assert query["from"] == [RANGE["from"]] and query["to"] == [RANGE["to"]]
+        assert digits(typed) not in location and digits(expected)[-9:] not in location, location
+        status, html = await staff.get(location)
         assert status == 200 and listed(console, html) == {expected}, typed
-        assert f'value="{typed}"' in html, "the search stays in the box"
+        assert "Showing the conversations of the number you searched (1 found)" in text_of(html)
+        assert typed not in html and digits(typed) not in html, "the number is not echoed"
+        assert 'name="number" value=""' in html
+        # The reveal's and the language switch's way back keep the search, never the number.
+        back = "/console/conversations?" + urlparse(location).query.replace("&", "&amp;")
+        assert f'name="next" value="{back}"' in html
+
+
+async def test_a_searched_number_is_followed_by_a_browser_to_a_url_without_it(console):  # noqa: F811
+    fill(console)
+    staff = await console.client("staff")
+    await staff.get("/console/conversations", **RANGE)
+    async with staff.session.post(staff.base + "/console/conversations/search",
+                                  data={"csrf": staff.csrf, "number": "612 34 56 78", **RANGE}) as resp:
+        html = await resp.text()
+        assert resp.status == 200 and [r.status for r in resp.history] == [303]
+        assert "612345678" not in str(resp.url) and "who=" in str(resp.url)
+    assert listed(console, html) == {ANNA}
+    # Clearing the search goes back to the same dates, every conversation.
+    clear = html_lib.unescape(re.search(r'href="([^"]+)" data-test="clear-search"', html).group(1))
+    assert "who=" not in clear
+    status, html = await staff.get(clear)
+    assert listed(console, html) == {ANNA, BRUNO, CARLA} and 'data-test="number-searched"' not in html
+
+
+async def test_a_search_keeps_the_other_filters(console):  # noqa: F811
+    fill(console)
+    staff = await console.client("staff")
+    # Another number ends in 4455 like Bruno's; only Bruno's conversation is flagged.
+    console.tracker.user("+34699994455", utc(2026, 11, 2, 9, 0), "hola", "greet", 0.99)
+    status, location, _ = await search(staff, "4455", **RANGE)
+    status, html = await staff.get(location)
+    assert len(listed_keys(html)) == 2 and "(2 found)" in html
+    status, location, _ = await search(staff, "4455", flagged="1", **RANGE)
+    status, html = await staff.get(location)
+    assert parse_qs(urlparse(location).query)["flagged"] == ["1"]
+    assert listed(console, html) == {BRUNO} and "(1 found)" in html
+    # The filter form carries the search on: changing a filter keeps it.
+    who = parse_qs(urlparse(location).query)["who"][0]
+    assert f'<input type="hidden" name="who" value="{who}">' in html
+    status, html = await staff.get("/console/conversations", who=who, **RANGE)
+    assert len(listed_keys(html)) == 2, "without the flag, both numbers ending in 4455"
+
+
+async def test_a_number_no_conversation_has_says_so(console):  # noqa: F811
+    fill(console)
+    staff = await console.client("staff")
+    status, location, _ = await search(staff, "699 99 99 99", **RANGE)
+    assert status == 303 and parse_qs(urlparse(location).query)["who"] == ["none"]
+    status, html = await staff.get(location)
+    assert status == 200 and listed(console, html) == set()
+    assert "No conversation of the number you searched matches these dates and filters" in text_of(html)
+    # This number is known, but wrote in October only.
+    status, location, _ = await search(staff, OLD, **RANGE)
+    status, html = await staff.get(location)
+    assert listed(console, html) == set() and "No conversation of the number you searched" in text_of(html)
+    status, html = await staff.get(location.replace("2026-11-02", "2026-10-19"))
+    assert listed(console, html) == {OLD}
+
+
+async def test_a_number_that_cannot_be_searched_gets_a_400_without_repeating_it(console):  # noqa: F811
+    fill(console)
+    staff = await console.client("staff")
+    status, location, html = await search(staff, "(61)", **RANGE)
+    assert status == 400 and "61" not in location
+    assert "Type at least 3 digits" in text_of(html)
+    assert "(61)" not in html and 'name="number" value=""' in html
+    # The list they were on stays, and the page leads back to it, not to the search.
+    assert listed(console, html) == {ANNA, BRUNO, CARLA}
+    assert "/console/conversations/search?" not in html and 'value="/console/conversations/search' not in html
+    # Without a session or its token the search is refused, as any form.
+    status, _ = await staff.post("/console/conversations/search", {"number": "612345678"}, csrf="forged")
+    assert status == 403
+    anonymous = await console.client()
+    status, _ = await anonymous.post("/console/conversations/search", {"number": "612345678"})
+    assert status == 401
+
+
+async def test_a_search_matching_too_many_numbers_asks_for_more_digits(console):  # noqa: F811
+    for i in range(MAX_SEARCHED_SENDERS + 1):
+        console.tracker.user(f"+3460{i:04d}789", utc(2026, 11, 2, 9, 0), "hola", "greet", 0.99)
+    staff = await console.client("staff")
+    status, location, html = await search(staff, "789", **RANGE)
+    assert status == 400 and f"More than {MAX_SEARCHED_SENDERS} numbers end in these digits" in text_of(html)
+    status, location, _ = await search(staff, "0042789", **RANGE)
+    assert status == 303
+    status, html = await staff.get(location)
+    assert html.count('data-test="conversation"') == 1 and "(1 found)" in html
+
+
+async def test_the_list_reads_no_number_from_its_url_and_refuses_a_bad_who(console):  # noqa: F811
+    fill(console)
+    staff = await console.client("staff")
+    # An old link with ?number=: not read (every conversation) and not repeated anywhere.
+    status, html = await staff.get("/console/conversations", number="612345678", **RANGE)
+    assert status == 200 and listed(console, html) == {ANNA, BRUNO, CARLA}
+    assert "612345678" not in html
+    anna = ConversationKeys(console.settings.link_secret).key(ANNA)
+    for bad in ("612345678", anna.upper(), anna + ".x", anna + "..", anna[:-1], ".".join([anna] * 101),
+                "None"):
+        status, html = await staff.get("/console/conversations", who=bad, **RANGE)
+        assert status == 400 and "This search link is not valid" in text_of(html), bad
+        assert listed(console, html) == set() and "612345678" not in html
+    status, html = await staff.get("/console/conversations", who="0" * 20, **RANGE)
+    assert status == 200 and listed(console, html) == set()
 
 
 async def test_bad_filters_get_a_clear_400(console):  # noqa: F811
     fill(console)
     staff = await console.client("staff")
-    status, html = await staff.get("/console/conversations", number="12", **RANGE)
-    assert status == 400 and "Type at least 3 digits" in html and listed(console, html) == set()
     status, html = await staff.get("/console/conversations", **{"from": "2026-11-05", "to": "2026-11-02"})
     assert status == 400 and "first day is after the last day" in html
     status, html = await staff.get("/console/conversations", **{"from": "yesterday"})
@@ -332,7 +461,19 @@ async def test_the_list_is_paginated_fifty_a_page(console):  # noqa: F811
 
 
 def test_a_number_search_needs_digits():
-    with pytest.raises(FilterError):
-        NumberSearch.parse("ab", "ES")
+    for typed in ("ab", "12", "٣٣٣٣"):
+        with pytest.raises(FilterError):
+            NumberSearch.parse(typed, "ES")
     search = NumberSearch.parse("612 34 56 78", "ES")
     assert search.e164 == ANNA and search.matches(ANNA) and not search.matches(BRUNO)
+
+
+def test_who_is_dot_separated_keys_or_none():
+    keys = ["0123456789abcdef0123", "fedcba9876543210fedc"]
+    assert parse_who("") is None and parse_who("none") == frozenset()
+    assert parse_who(".".join(keys)) == frozenset(keys)
+    assert len(parse_who(".".join(f"{i:020x}" for i in range(MAX_SEARCHED_SENDERS)))) == MAX_SEARCHED_SENDERS
+    for bad in (".".join(f"{i:020x}" for i in range(MAX_SEARCHED_SENDERS + 1)), keys[0] + ".", keys[0] + "\n",
+                "+34612345678"):
+        with pytest.raises(FilterError):
+            parse_who(bad)

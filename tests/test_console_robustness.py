@@ -55,7 +55,7 @@ GET_ROUTES = {
     "/console/day": ("date", "office", "lang"),
     "/console/day.csv": ("date", "office", "numbers"),
     "/console/conversations": ("from", "to", "office", "state", "intent", "language", "flagged", "low",
-                               "number", "page"),
+                               "who", "page"),
     "/console/conversations/{key}": (),
     "/console/figures": ("from", "to", "office"),
     "/console/figures/answer-rate.csv": ("from", "to", "office"),
@@ -74,7 +74,7 @@ JUNK = (
     "//evil.example/", "/console/../../etc/passwd", "a" * 2000,
 )
 # Percent-encoded bytes that are not UTF-8.
-RAW_QUERIES = ("date=%ff%fe", "from=%c3%28&to=%80", "page=%ff", "number=%00%ff", "scope=%e2%82",
+RAW_QUERIES = ("date=%ff%fe", "from=%c3%28&to=%80", "page=%ff", "who=%00%ff", "scope=%e2%82",
                "office=%ff&office=%fe", "next=%ff")
 
 
@@ -161,6 +161,8 @@ async def test_no_get_route_answers_bytes_that_are_not_utf8_with_a_server_error(
 POST_ROUTES = {
     "/console/language": ("language", "next"),
     "/console/reveal": ("reference", "purpose", "next"),
+    "/console/conversations/search": ("number", "from", "to", "office", "state", "intent", "language",
+                                      "flagged", "low"),
     "/console/nlu/review": ("save", "label_1", "next"),
     "/console/users": ("username", "display_name", "role", "language", "password", "password_again"),
     "/console/users/{user_id}": ("display_name", "role", "language", "active"),

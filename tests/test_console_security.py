@@ -108,6 +108,7 @@ ROUTES: Dict[Tuple[str, str], str] = {
     ("GET", "/console/day"): STAFF,
     ("GET", "/console/day.csv"): STAFF,
     ("GET", "/console/conversations"): STAFF,
+    ("POST", "/console/conversations/search"): STAFF,
     ("GET", "/console/conversations/<key:str>"): STAFF,
     ("GET", "/console/figures"): STAFF,
     ("GET", "/console/figures/<filename:str>"): STAFF,

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import urllib.request
 from datetime import datetime
-from urllib.parse import quote
 
 import pytest
 
@@ -22,6 +21,7 @@ from bot.service_days import next_service_day
 from connectors.messagebird_signature import HEADER, sign_webhook
 
 from tests.http_helpers import call, wait_for
+from tests.phone_helpers import appointment_id_of, citizen, reminder_of, reply, thread
 
 pytestmark = pytest.mark.e2e
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
@@ -52,25 +52,12 @@ def booking_get(stack, path):
                 headers={"Authorization": "Bearer sandbox-booking-token"})[1]
 
 
-def thread(stack, msisdn):
-    return call("GET", f"{stack.simulator_url}/sim/messages?msisdn={quote(msisdn)}")[1]
 
 
-def reminder_of(stack, msisdn):
-    [message] = [m for m in thread(stack, msisdn) if m["type"] == "hsm"]
-    return message
 
 
-def appointment_id_of(message) -> str:
-    payload = message["content"]["hsm"]["components"][1]["parameters"][0]["payload"]
-    return json.loads(payload[payload.index("{"):])["appointment_id"]
 
 
-def reply(stack, msisdn, **body):
-    status, result = call("POST", f"{stack.simulator_url}/sim/reply", {"msisdn": msisdn, **body})
-    assert status == 200, result
-    assert result["webhook_statuses"] and all(s == 200 for s in result["webhook_statuses"]), result
-    return result
 
 
 def replies_after(stack, msisdn, inbound_id):
@@ -86,9 +73,6 @@ def text_of(message) -> str:
     return content["interactive"]["body"]["text"]
 
 
-def citizen(name):
-    c = next(c for c in CITIZENS if c.name == name)
-    return to_e164(c.phone)
 
 
 def test_each_citizen_with_whatsapp_gets_one_reminder_in_their_language(stack, reminders_sent):

@@ -3,7 +3,9 @@ store (what the citizen and the assistant said) and the reminder store (what
 happened to each reminder). No copies are kept.
 
     ConversationKeys   an opaque key per conversation, for URLs
+    NumberSearch       a number as staff type it, whole or its last digits
     Filters            what staff narrow the list by, parsed from a query
+                       (a number search arrives as the keys it found: `who`)
     Conversations      the list (summaries) and one transcript with the
                        delivery timeline of the citizen's reminders
 
@@ -20,7 +22,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -45,9 +47,13 @@ LANGUAGES = ("ca", "es", "en")
 WATCHED_SLOTS = ("language", "flagged_for_staff", "appointment_id")
 # The slots a list row shows (its language, the flag); the transcript shows all watched ones.
 LISTED_SLOTS = ("language", "flagged_for_staff")
-# A number search matching more senders than this reads the range unrestricted
-# (an IN list that long is no faster, and databases limit its length).
-MAX_SEARCHED_SENDERS = 500
+# A number search travels to the list as the keys of the senders it found
+# (who=<key>.<key>..., never the number): 21 characters a sender. More than
+# this many would make a URL longer than servers and proxies accept (8 KB is
+# a common limit, Sanic's own included), and is no search for one citizen:
+# staff are asked for more digits.
+MAX_SEARCHED_SENDERS = 100
+NO_MATCH = "none"                 # who= of a search that found no sender
 SKIPPED_ACTIONS = ("action_listen",)   # after every bot turn: noise to a reader
 MEDIA_INTENT = "EXTERNAL_media_message"
 WORD_JOINER = "\u2060"            # the connector's prefix for typed text starting with "/"
@@ -89,7 +95,7 @@ class ConversationKeys:
 
     @staticmethod
     def looks_valid(key: str) -> bool:
-        return bool(_KEY.match(key or ""))
+        return bool(_KEY.fullmatch(key or ""))   # fullmatch: "$" would let a final newline by
 
     def find(self, key: str, senders: Iterable[str]) -> Optional[str]:
         if not self.looks_valid(key):
@@ -120,7 +126,7 @@ class NumberSearch:
 
     @classmethod
     def parse(cls, text: str, region: str) -> "NumberSearch":
-        digits = re.sub(r"\D", "", text)
+        digits = re.sub(r"[^0-9]", "", text)   # ASCII only: senders are E.164
         if len(digits) < MIN_SEARCH_DIGITS:
             raise FilterError("conversations_error_number",
                               f"Type at least {MIN_SEARCH_DIGITS} digits of the number")
@@ -131,7 +137,26 @@ class NumberSearch:
     def matches(self, sender: str) -> bool:
         if self.e164 and sender == self.e164:
             return True
-        return re.sub(r"\D", "", sender).endswith(self.digits)
+        return re.sub(r"[^0-9]", "", sender).endswith(self.digits)
+
+
+def parse_who(text: str) -> Optional[FrozenSet[str]]:
+    """The conversation keys of a number search, as its redirect wrote them
+    into the list's URL: None without a search, an empty set when it found
+    no sender; FilterError for anything a search cannot have written."""
+    if not text:
+        return None
+    if text == NO_MATCH:
+        return frozenset()
+    keys = text.split(".", MAX_SEARCHED_SENDERS)   # one more piece than allowed: too many
+    if len(keys) > MAX_SEARCHED_SENDERS or not all(ConversationKeys.looks_valid(k) for k in keys):
+        raise FilterError("conversations_error_who", "Not a number search's link: search again")
+    return frozenset(keys)
+
+
+def who_value(keys: Iterable[str]) -> str:
+    """The who= of these keys (the inverse of parse_who)."""
+    return ".".join(sorted(set(keys))) or NO_MATCH
 
 
 @dataclass(frozen=True)
@@ -144,7 +169,7 @@ class Filters:
     language: str = ""
     flagged: bool = False
     low_confidence: bool = False
-    number: Optional[NumberSearch] = None
+    who: Optional[FrozenSet[str]] = None   # a number search's conversation keys
     page: int = 1
 
     @classmethod
@@ -172,10 +197,12 @@ class Filters:
         page = page_number(text("page") or "1")
         if page is None:
             raise FilterError("conversations_error_filter", f"Not a page number 1-{MAX_PAGE}")
-        number = NumberSearch.parse(text("number"), region) if text("number") else None
+        # No number here: it would be in the URL (history, logs). A search
+        # POSTs it and comes back with the keys it found.
+        who = parse_who(text("who"))
         return cls(first_day, last_day, office=text("office")[:64], state=state, intent=intent,
                    language=language, flagged=_checked(query.get("flagged")),
-                   low_confidence=_checked(query.get("low")), number=number, page=page)
+                   low_confidence=_checked(query.get("low")), who=who, page=page)
 
     def start(self, tz: ZoneInfo) -> datetime:
         return datetime.combine(self.first_day, time(0), tz)
@@ -413,16 +440,14 @@ class Conversations:
         the filters, the most recent first."""
         start, end = filters.start(self.tz), filters.end(self.tz)
         senders = None
-        if filters.number is not None:
-            # The senders are few and indexed: find the matching ones first,
-            # then read only their events.
-            senders = [s for s in self.tracker.senders() if filters.number.matches(s)]
-            if len(senders) > MAX_SEARCHED_SENDERS:
-                senders = None
+        if filters.who is not None:
+            # A number search: read only the events of the senders it found.
+            senders = self.senders_of(filters.who)
+            if not senders:
+                return []
         by_sender: Dict[str, List[TrackerEvent]] = {}
         for event in self._listed_events(start, end, senders):
-            if filters.number is None or filters.number.matches(event.sender_id):
-                by_sender.setdefault(event.sender_id, []).append(event)
+            by_sender.setdefault(event.sender_id, []).append(event)
         reminders = self.reminders_in_range(start, end, filters.first_day, set(by_sender))
         found = []
         for sender, events in by_sender.items():
@@ -513,6 +538,24 @@ class Conversations:
         with self.engine.connect() as conn:
             rows = conn.execute(select(reminders_table.c.office_id).where(alive).distinct()).all()
         return sorted(row[0] for row in rows)
+
+    # ------------------------------------------------------ number search
+    def search(self, number: NumberSearch) -> List[str]:
+        """The keys of the conversations whose number matches (for the list's
+        URL, which must not carry the number); FilterError when too many
+        match for the keys to fit in a URL."""
+        senders = [s for s in self.tracker.senders() if number.matches(s)]
+        if len(senders) > MAX_SEARCHED_SENDERS:
+            raise FilterError("conversations_error_too_many",
+                              f"More than {MAX_SEARCHED_SENDERS} numbers match: type more digits")
+        return sorted(self.keys.key(s) for s in senders)
+
+    def senders_of(self, keys: FrozenSet[str]) -> List[str]:
+        """The senders of these keys: every sender's key is computed once
+        (see ConversationKeys) and kept when it is one of them."""
+        if not keys:
+            return []
+        return [s for s in self.tracker.senders() if self.keys.key(s) in keys]
 
     # ------------------------------------------------------ one conversation
     def find_sender(self, key: str) -> Optional[str]:

@@ -23,7 +23,7 @@ from sanic import Blueprint, response
 
 from bot.console.accounts import LANGUAGES
 from bot.phone import mask
-from bot.web.console.rendering import PREFIX, SECURITY_HEADERS, render
+from bot.web.console.rendering import PREFIX, security_headers, render
 from bot.web.console.services import ConsoleServices
 from bot.web.console.texts import Translator, choose_language
 
@@ -90,9 +90,9 @@ def guard(bp: Blueprint, services: ConsoleServices) -> None:
         if session is None:
             if _wants_page(request):
                 return response.redirect(f"{PREFIX}/sign-in?next={quote(_path_with_query(request), safe='')}",
-                                         status=303, headers=SECURITY_HEADERS)
+                                         status=303, headers=security_headers())
             log.info("Console: %s %s refused without a session", request.method, request.path)
-            return response.text("Sign in first.\n", status=401, headers=SECURITY_HEADERS)
+            return response.text("Sign in first.\n", status=401, headers=security_headers())
         if request.method == "POST":
             sent = request.form.get("csrf", "") if request.form else ""
             if not hmac.compare_digest(str(sent), session.csrf_token):
@@ -145,7 +145,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
             return _sign_in_page(request, error=t("sign_in_failed"), status=401, username=username)
         token = await services.run(services.accounts.start_session, user)
         log.info("Console: %s signed in", user.username)
-        resp = response.redirect(safe_next(form.get("next")), status=303, headers=SECURITY_HEADERS)
+        resp = response.redirect(safe_next(form.get("next")), status=303, headers=security_headers())
         _set_cookie(resp, request, SESSION_COOKIE, token,
                     max_age=int(services.accounts.lifetime.total_seconds()))
         _delete_cookie(resp, PRE_SIGN_IN_COOKIE)
@@ -154,7 +154,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
     @bp.post("/sign-out")
     async def sign_out(request):
         await services.run(services.accounts.end_session, request.cookies.get(SESSION_COOKIE))
-        resp = response.redirect(f"{PREFIX}/sign-in", status=303, headers=SECURITY_HEADERS)
+        resp = response.redirect(f"{PREFIX}/sign-in", status=303, headers=security_headers())
         _delete_cookie(resp, SESSION_COOKIE)
         return resp
 
@@ -163,7 +163,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
         chosen = request.form.get("language")
         if chosen in LANGUAGES:
             await services.run(services.accounts.update_user, request.ctx.session.user.id, language=chosen)
-        resp = response.redirect(safe_next(request.form.get("next")), status=303, headers=SECURITY_HEADERS)
+        resp = response.redirect(safe_next(request.form.get("next")), status=303, headers=security_headers())
         if chosen in LANGUAGES:
             _set_cookie(resp, request, LANGUAGE_COOKIE, chosen, max_age=365 * 24 * 3600)
         return resp
@@ -181,7 +181,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
         await services.run(services.accounts.reveal, session, reference, mask(number),
                            str(request.form.get("purpose", "view"))[:32])
         log.info("Console: %s revealed %s (%s)", session.user.username, mask(number), reference)
-        return response.redirect(safe_next(request.form.get("next")), status=303, headers=SECURITY_HEADERS)
+        return response.redirect(safe_next(request.form.get("next")), status=303, headers=security_headers())
 
 
 def _sign_in_page(request, error: Optional[str], status: int = 200, username: str = ""):

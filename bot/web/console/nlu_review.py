@@ -22,7 +22,7 @@ from bot.console.nlu_review import (ALL, IGNORE, OUT_OF_SCOPE, REVIEWED, SKIP_IG
 from bot.console.query_values import page_number, row_id, within_bounds
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvents
 from bot.web.console.auth import requires, safe_next
-from bot.web.console.rendering import PREFIX, SECURITY_HEADERS, render
+from bot.web.console.rendering import PREFIX, security_headers, render
 from bot.web.console.services import ConsoleServices
 
 log = logging.getLogger(__name__)
@@ -198,19 +198,19 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
                 return _bad_request(request, BadRequest(f"nlu_error_{error.code}"))
         log.info("Console: %s saved %d NLU review(s)", reviewer, saved)
         back = _with_param(safe_next(form.get("next") or PAGE), "saved", str(saved))
-        return response.redirect(back, status=303, headers=SECURITY_HEADERS)
+        return response.redirect(back, status=303, headers=security_headers())
 
     @bp.get("/nlu/export.yml")
     @requires("editor")
     async def export(request):
         scope = _one(request.args, "scope") or "new"
         if scope not in ("new", "all"):
-            return response.text("scope must be new or all\n", status=400, headers=SECURITY_HEADERS)
+            return response.text("scope must be new or all\n", status=400, headers=security_headers())
         filename = f"recorda-reviewed-nlu-{datetime.now(settings.timezone).date().isoformat()}.yml"
         user = request.ctx.session.user.username
         content, plan = await services.run(reviews.export, scope == "new", user, filename)
         log.info("Console: %s exported %d NLU examples (%s)", user, len(plan.entries), scope)
-        headers = dict(SECURITY_HEADERS)
+        headers = security_headers()
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response.text(content, content_type="application/x-yaml; charset=utf-8", headers=headers)
 

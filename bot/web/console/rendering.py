@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from types import MappingProxyType
 from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -21,7 +22,9 @@ from bot.web.console.texts import LANGUAGES, Translator
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PREFIX = "/console"
 
-SECURITY_HEADERS = {
+# Read-only: Sanic's redirect() writes Location into the dict it is given, so
+# a shared dict would carry one user's redirect into everybody's next page.
+_SECURITY_HEADERS = MappingProxyType({
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
@@ -29,7 +32,13 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
                                "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; "
                                "base-uri 'none'; object-src 'none'",
-}
+})
+
+
+def security_headers() -> dict:
+    """A fresh copy of the console's response headers, for one response."""
+    return dict(_SECURITY_HEADERS)
+
 
 _environment = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)),
                            autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
@@ -83,7 +92,7 @@ def render(request, template: str, status: int = 200, **context) -> response.HTT
         csrf=session.csrf_token if session else "", prefix=PREFIX, path=request.path,
         query_string=request.query_string,
         phone=lambda number, reference: phone_shown(request, number, reference), **context)
-    return response.html(html, status=status, headers=SECURITY_HEADERS)
+    return response.html(html, status=status, headers=security_headers())
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> response.HTTPResponse:
@@ -95,7 +104,7 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence])
     writer.writerow(header)
     for row in rows:
         writer.writerow([_safe_cell(value) for value in row])
-    headers = dict(SECURITY_HEADERS)
+    headers = security_headers()
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response.text(out.getvalue(), content_type="text/csv; charset=utf-8", headers=headers)
 

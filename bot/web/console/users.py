@@ -25,7 +25,7 @@ from bot.console.accounts import (ADMIN, LANGUAGES, MIN_PASSWORD_LENGTH, ROLES, 
                                   Accounts, Reveal, User, reveals_table)
 from bot.console.query_values import page_number, row_id
 from bot.web.console.auth import requires
-from bot.web.console.rendering import PREFIX, SECURITY_HEADERS, render
+from bot.web.console.rendering import PREFIX, security_headers, render
 from bot.web.console.services import ConsoleServices
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
             return await users_page(request, status=_status_of(exc.code), error=message, form=typed)
         log.info("Console: %s created %s user %r", request.ctx.session.user.username, user.role, user.username)
         return response.redirect(f"{PREFIX}/users?done=created&user={user.id}", status=303,
-                                 headers=SECURITY_HEADERS)
+                                 headers=security_headers())
 
     @bp.get("/users/<user_id:int>")
     @requires(ADMIN)
@@ -193,11 +193,11 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
                  ", ".join(f"{k}={v}" for k, v in changes.items() if k != "display_name") or "name")
         if changed.id == editor.id and not changed.can(ADMIN):
             # They stepped down: the users pages are no longer theirs.
-            return response.redirect(f"{PREFIX}/day", status=303, headers=SECURITY_HEADERS)
+            return response.redirect(f"{PREFIX}/day", status=303, headers=security_headers())
         done = "saved"
         if "active" in changes and changes["active"] != target.active:
             done = "reactivated" if changes["active"] else "deactivated"
-        return response.redirect(f"{PREFIX}/users/{user_id}?done={done}", status=303, headers=SECURITY_HEADERS)
+        return response.redirect(f"{PREFIX}/users/{user_id}?done={done}", status=303, headers=security_headers())
 
     @bp.post("/users/<user_id:int>/password")
     @requires(ADMIN)
@@ -213,9 +213,9 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
         editor = request.ctx.session.user
         log.info("Console: %s set a new password for %r", editor.username, target.username)
         if target.id == editor.id:  # their own sessions ended too, this one included
-            return response.redirect(f"{PREFIX}/sign-in", status=303, headers=SECURITY_HEADERS)
+            return response.redirect(f"{PREFIX}/sign-in", status=303, headers=security_headers())
         return response.redirect(f"{PREFIX}/users/{user_id}?done=password", status=303,
-                                 headers=SECURITY_HEADERS)
+                                 headers=security_headers())
 
     @bp.get("/reveals")
     @requires(ADMIN)
