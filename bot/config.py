@@ -53,6 +53,8 @@ class Settings:
     console_session_hours: float = 10.0      # a sign-in lasts at most this long
     console_idle_minutes: float = 60.0       # ... and ends sooner when unused
     low_confidence: float = 0.6              # below it a message goes to NLU review
+    console_sign_in_failures_per_client: int = 20   # per 15 min, then 429 (0: no limit)
+    proxies_count: int = 0                   # reverse proxies in front of the web app
     # What a WhatsApp conversation costs (the console's cost figure).
     whatsapp_price: float = 0.04
     free_conversations_per_month: int = 0
@@ -87,6 +89,8 @@ class Settings:
             console_session_hours=float(_env("RECORDA_CONSOLE_SESSION_HOURS", "10")),
             console_idle_minutes=float(_env("RECORDA_CONSOLE_IDLE_MINUTES", "60")),
             low_confidence=float(_env("RECORDA_LOW_CONFIDENCE", "0.6")),
+            console_sign_in_failures_per_client=int(_env("RECORDA_CONSOLE_CLIENT_FAILURES", "20")),
+            proxies_count=int(_env("RECORDA_PROXIES_COUNT", "0")),
             whatsapp_price=float(_env("RECORDA_WHATSAPP_PRICE", "0.04")),
             free_conversations_per_month=int(_env("RECORDA_FREE_CONVERSATIONS", "0")),
         )

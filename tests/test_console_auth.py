@@ -91,3 +91,27 @@ async def test_a_redirect_leaves_nothing_behind_in_the_next_pages_headers(consol
     assert status == 200 and "Location" not in headers
     status, _, headers = await other.get_raw("/console/day.csv")
     assert status == 401 and "Location" not in headers
+
+
+def test_a_client_that_keeps_failing_waits_whatever_the_username():
+    from bot.console.sign_in_limit import SignInLimit
+    now = [1000.0]
+    limit = SignInLimit(max_failures=3, window_seconds=600, clock=lambda: now[0])
+    for _ in range(3):
+        assert limit.wait_seconds("10.0.0.7") == 0
+        limit.failed("10.0.0.7")
+    assert limit.wait_seconds("10.0.0.7") == 600
+    assert limit.wait_seconds("10.0.0.8") == 0, "another machine is not affected"
+    now[0] += 601
+    assert limit.wait_seconds("10.0.0.7") == 0, "the failures age out"
+
+
+async def test_after_too_many_failures_from_one_machine_even_the_right_password_waits(console):  # noqa: F811
+    console.app.ctx.console.sign_in_limit.max_failures = 3
+    client = await console.client()
+    for username in ("staff", "editor", "admin"):  # a sweep across accounts
+        status, _ = await client.sign_in(username, "not the password")
+        assert status == 401
+    status, html = await client.sign_in("staff")
+    assert status == 429 and "sign-out" not in html
+    assert console.accounts.get_by_username("staff").last_sign_in_at is None

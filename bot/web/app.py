@@ -34,6 +34,10 @@ def create_app(settings: Optional[Settings] = None, booking: Optional[BookingSys
     app.config.FALLBACK_ERROR_FORMAT = "html"
     # Forms and links only: nothing legitimate comes near 1 MB.
     app.config.REQUEST_MAX_SIZE = 1_000_000
+    if settings.proxies_count:
+        # Behind a reverse proxy: the client's address from X-Forwarded-For
+        # (the console's sign-in limit counts by it).
+        app.config.PROXIES_COUNT = settings.proxies_count
     app.ctx.citizen = CitizenServices(
         settings=settings, booking=booking, reminders=ReminderStore(settings.db_url),
         outbox=BookingOutbox(settings.db_url), used=UsedLinks(settings.db_url),

@@ -139,9 +139,16 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
             log.warning("Console: sign-in refused: missing or bad form token")
             return _sign_in_page(request, error=t("sign_in_expired_form"), status=403)
         username, password = str(form.get("username", "")), str(form.get("password", ""))
+        client = request.remote_addr or request.ip
+        wait = services.sign_in_limit.wait_seconds(client)
+        if wait:
+            log.warning("Console: sign-in from %s refused: too many failures (%d s to wait)", client, wait)
+            return _sign_in_page(request, error=t("sign_in_too_many", minutes=max(1, round(wait / 60))),
+                                 status=429, username=username)
         user = await services.run(services.accounts.authenticate, username, password)
         if user is None:
-            log.warning("Console: failed sign-in for %r from %s", username[:64], request.ip)
+            services.sign_in_limit.failed(client)
+            log.warning("Console: failed sign-in for %r from %s", username[:64], client)
             return _sign_in_page(request, error=t("sign_in_failed"), status=401, username=username)
         token = await services.run(services.accounts.start_session, user)
         log.info("Console: %s signed in", user.username)

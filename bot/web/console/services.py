@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 from bot.booking import BookingSystem
 from bot.config import Settings
 from bot.console.accounts import Accounts
+from bot.console.sign_in_limit import SignInLimit
 from bot.reminders.store import ReminderStore
 
 
@@ -22,13 +23,15 @@ class ConsoleServices:
     # How a page's number reference ("appointment:ID", "conversation:KEY")
     # becomes the number it stands for, when staff reveal it: kind -> lookup.
     number_lookups: Dict[str, Callable[[str], Awaitable[Optional[str]]]] = field(default_factory=dict)
+    sign_in_limit: SignInLimit = field(default_factory=SignInLimit)
     # What a page keeps between requests (a page's own key: its own dict).
     kept: Dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings, booking: BookingSystem) -> "ConsoleServices":
         return cls(settings=settings, booking=booking, accounts=Accounts.from_settings(settings),
-                   reminders=ReminderStore(settings.db_url))
+                   reminders=ReminderStore(settings.db_url),
+                   sign_in_limit=SignInLimit(settings.console_sign_in_failures_per_client))
 
     @staticmethod
     async def run(fn: Callable[..., Any], *args, **kwargs) -> Any:
