@@ -11,7 +11,8 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Dict, List
+from html import unescape
+from typing import Dict, List, Tuple
 
 from bot.booking import Appointment
 from bot.phone import check_for_whatsapp, mask, to_e164
@@ -95,6 +96,21 @@ def row_text(html: str, appointment_id: str) -> str:
     return text_of(row_html(html, appointment_id))
 
 
+def press_show(page_html: str, row: str) -> Tuple[str, Dict[str, str]]:
+    """Where and what a browser sends when staff press the Show button of a
+    row: the button's own name and value plus the inputs of the page's form
+    that the button names (form="...")."""
+    button = re.search(r'<button [^>]*data-test="reveal"[^>]*>', row)
+    assert button, "no Show button in the row"
+    attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', button.group(0)))
+    form = re.search(rf'<form id="{re.escape(attributes["form"])}"[^>]*action="([^"]*)"[^>]*>(.*?)</form>',
+                     page_html, re.S)
+    assert form, f"the button's form {attributes['form']} is not in the page"
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2)))
+    fields[attributes["name"]] = attributes["value"]
+    return unescape(form.group(1)), {name: unescape(value) for name, value in fields.items()}
+
+
 def clock(at: datetime) -> str:
     return f"{at.hour}:{at.minute:02d}"
 
@@ -163,9 +179,11 @@ async def test_show_reveals_the_number_as_a_tel_link_and_logs_who_did(booking, c
     day = await a_day_with_reminders(booking, console)
     staff = await console.client("staff")
     page = f"/console/day?date={day.day.isoformat()}&office={day.office_id}"
-    await staff.get(page)
-    status, html = await staff.post("/console/reveal", {"reference": f"appointment:{day.failed.id}",
-                                                        "purpose": "call", "next": page})
+    _, html = await staff.get(page)
+    # Pressing the row's Show button sends the page's one shared form.
+    action, form = press_show(html, row_html(section(html, "follow-up"), day.failed.id))
+    assert action == "/console/reveal" and form["next"] == page
+    status, html = await staff.post(action, form)
     assert status == 200
     number = day.number(day.failed)
     assert f'href="tel:{number}"' in row_html(section(html, "follow-up"), day.failed.id)
