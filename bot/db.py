@@ -27,12 +27,19 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_UTC_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def stored_utc(value: Optional[datetime]) -> Optional[datetime]:
     """A time read back from a store: SQLite keeps no offset and gives naive
-    datetimes, stored in UTC; PostgreSQL gives them aware."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
+    datetimes, stored in UTC; PostgreSQL gives them aware. The same datetime
+    as value.replace(tzinfo=timezone.utc), by arithmetic, in a tenth of the
+    time: the figures page reads ~130,000 times for a month of a large town
+    (bench/console_pages)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return _UTC_EPOCH + (value - _NAIVE_EPOCH)
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
