@@ -6,11 +6,13 @@ timeout. PostgreSQL needs nothing special.
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 import random
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.exc import DBAPIError
@@ -20,6 +22,12 @@ from sqlalchemy.pool import QueuePool
 metadata = MetaData()
 _engines: Dict[str, Engine] = {}
 _lock = threading.Lock()
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Runs a store call in a thread: SQLAlchemy 1.4 here is synchronous, and
+    a web or worker event loop must not wait on the database."""
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
 def utc_now() -> datetime:

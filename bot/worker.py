@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import logging
 from datetime import date, datetime, timedelta, timezone
 from typing import Awaitable, Callable, List, Optional
@@ -27,6 +26,7 @@ from bot.booking.outbox import DONE, BookingOutbox, Operation, OutboxWorker
 from bot.booking.rest import booking_system_from_settings
 from bot.config import Settings
 from bot.console.retention import purge
+from bot.db import in_thread
 from bot.rasa_client import trigger_intent
 from bot.reminders.sms_fallback import SmsFallback, SmsOutcomeNotifier, is_sms_sender
 from bot.reminders.store import ReminderStore
@@ -83,7 +83,7 @@ def sms_services(settings: Settings, booking: BookingSystem):
 
 def expiry_duty(store: ReminderStore) -> Duty:
     async def expire() -> None:
-        expired = await asyncio.get_running_loop().run_in_executor(None, store.expire_due)
+        expired = await in_thread(store.expire_due)
         if expired:
             log.info("Reply window closed for %d reminder(s)", len(expired))
     return expire
@@ -112,8 +112,7 @@ def retention_duty(settings: Settings, clock: Callable[[], datetime] = lambda: d
             return
         try:
             # purge() logs what it deleted, table by table.
-            await asyncio.get_running_loop().run_in_executor(
-                None, functools.partial(purge, settings, settings.retention_days, now=now))
+            await in_thread(purge, settings, settings.retention_days, now=now)
         except Exception:
             log.exception("Retention purge failed; trying again in an hour")
             not_before = now + RETENTION_RETRY_AFTER

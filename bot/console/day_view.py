@@ -11,23 +11,18 @@ given (appointment ids, numbers, reminder states, answers) with
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from bot.booking import AppointmentNotFound, Appointment, BookingError, BookingSystem
+from bot.db import in_thread
 from bot.phone import to_e164
 from bot.reminders import follow_up, states
 from bot.reminders.store import Reminder, ReminderEvent, ReminderStore
 
 log = logging.getLogger(__name__)
-
-
-async def _in_thread(fn, *args):
-    """The reminder store is synchronous SQLAlchemy: keep it off the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
 
 
 # --- one appointment -----------------------------------------------------------
@@ -235,8 +230,8 @@ async def load_day(store: ReminderStore, booking: BookingSystem, day: date, offi
         except BookingError as exc:
             log.warning("Day view of %s %s without the booking system: %s", day, office_id, exc)
             appointments, booking_down = [], True
-    reminders = await _in_thread(store.between, day, day, office_id)
-    histories = await _in_thread(store.histories_between, day, day, office_id)
+    reminders = await in_thread(store.between, day, day, office_id)
+    histories = await in_thread(store.histories_between, day, day, office_id)
     rows = build_rows(appointments, reminders, histories, procedures, region)
     return DayView(day, office_id, rows, summarize(rows), follow_up_entries(rows, appointments, booking_down),
                    booking_down)
@@ -259,7 +254,7 @@ async def office_choices(store: ReminderStore, booking: BookingSystem, configure
         offices = await booking.list_offices()
     except BookingError as exc:
         log.warning("Day view: offices unknown, the booking system is down: %s", exc)
-        ids = list(configured) or sorted({r.office_id for r in await _in_thread(store.for_day, day)
+        ids = list(configured) or sorted({r.office_id for r in await in_thread(store.for_day, day)
                                           if r.office_id})
         return [OfficeChoice(office_id, office_id) for office_id in ids], True
     names = {o.id: o.name for o in offices}
@@ -274,7 +269,7 @@ async def appointment_number(store: ReminderStore, booking: BookingSystem, appoi
     """The number of an appointment for a reveal, the same as its row shows
     (number_of): the reminder's, else the booking system's in E.164. None
     when neither knows one."""
-    reminder = await _in_thread(store.get, appointment_id)
+    reminder = await in_thread(store.get, appointment_id)
     if reminder is not None and reminder.phone:
         return reminder.phone
     try:

@@ -7,12 +7,12 @@ still open with no answer yet, which is what staff see the afternoon before.
 """
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Dict, Iterable, List, Optional
 
 from bot.booking import Appointment, BookingSystem
+from bot.db import in_thread
 from bot.reminders import states
 from bot.reminders.store import Reminder, ReminderStore
 
@@ -75,5 +75,5 @@ async def follow_up_list(store: ReminderStore, booking: BookingSystem, day: date
                          include_open: bool = False) -> List[FollowUpItem]:
     from bot.reminders.job import gather_appointments
     appointments = await gather_appointments(booking, day, office_ids)
-    rows = await asyncio.get_running_loop().run_in_executor(None, store.for_day, day)
+    rows = await in_thread(store.for_day, day)
     return build(appointments, {r.appointment_id: r for r in rows}, include_open)

@@ -20,6 +20,7 @@ import aiohttp
 
 from bot.booking import Appointment, BookingSystem
 from bot.config import Settings
+from bot.db import in_thread
 from bot.phone import check_for_whatsapp
 from bot.rasa_client import RasaUnavailable, trigger_intent
 from bot.reminders import states
@@ -159,8 +160,8 @@ async def run_job(settings: Settings, booking: BookingSystem, service_day: date,
     store = ReminderStore(settings.db_url)
     summary = JobSummary(service_day)
     appointments = await gather_appointments(booking, service_day, office_ids)
-    planned = await asyncio.get_running_loop().run_in_executor(
-        None, plan, store, appointments, service_day, settings.default_region, dry_run, summary)
+    planned = await in_thread(
+        plan, store, appointments, service_day, settings.default_region, dry_run, summary)
     summary.planned = planned
     if dry_run or not planned:
         return summary

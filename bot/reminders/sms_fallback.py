@@ -22,8 +22,6 @@ tells those citizens the outcome by SMS when the worker has done them.
 """
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -39,7 +37,7 @@ from bot.booking import (AppointmentNotFound, Appointment, BookingError, Booking
 from bot.booking.outbox import DONE, Operation
 from bot.citizen_links import CitizenLinks
 from bot.citizen_texts import text, variants
-from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware
+from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware, in_thread
 from bot.i18n import format_when, normalise_language
 from bot.office_settings import configured_offices, for_office
 from bot.phone import mask, to_e164
@@ -222,10 +220,6 @@ def compose(appointment: Appointment, office: Office, link: str, language: str, 
     return versions[-1]
 
 
-async def _in_thread(fn: Callable, *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
-
-
 class SmsFallback:
     """The worker's duty: `await fallback.run_once()` each pass."""
 
@@ -255,7 +249,7 @@ class SmsFallback:
         """One pass; returns how many SMS were sent."""
         today = self.clock().astimezone(self.tz).date()
         sent = 0
-        for reminder in await _in_thread(self.store.candidates, today):
+        for reminder in await in_thread(self.store.candidates, today):
             try:
                 sent += await self._handle(reminder)
             except BookingUnavailable as exc:
@@ -269,7 +263,7 @@ class SmsFallback:
         try:
             appointment = await self.booking.get_appointment(aid)
         except AppointmentNotFound:
-            await _in_thread(self.store.skip, aid, "appointment not found")
+            await in_thread(self.store.skip, aid, "appointment not found")
             return 0
         except BookingUnavailable:
             raise
@@ -280,25 +274,25 @@ class SmsFallback:
         why = self._not_eligible(appointment, reminder, phone)
         if why:
             log.info("No SMS fallback for %s: %s", aid, why)
-            await _in_thread(self.store.skip, aid, why)
+            await in_thread(self.store.skip, aid, why)
             return 0
         office = await self.booking.get_office(appointment.office_id)
         language = normalise_language(appointment.language or reminder.language or "",
                                       self.default_language)
         body = compose(appointment, office, self.links.link(aid, phone, appointment.starts_at),
                        language, self.tz)
-        if not await _in_thread(self.store.claim, aid):
+        if not await in_thread(self.store.claim, aid):
             return 0  # another worker has it, or it was done meanwhile
         validity = max(60, int((appointment.starts_at - self.clock()).total_seconds()))
-        attempts = (await _in_thread(self.store.get, aid)).attempts
+        attempts = (await in_thread(self.store.get, aid)).attempts
         try:
             sms = await self.client.send(phone, body, reference=aid, validity=validity)
         except MessageBirdError as exc:
             await self._send_failed(aid, phone, exc, attempts)
             return 0
         parts = sms_parts(body)
-        await _in_thread(self.store.mark_sent, aid, sms.id, parts)
-        await _in_thread(self.reminders.record_event, aid, "sms_sent", "sms_fallback",
+        await in_thread(self.store.mark_sent, aid, sms.id, parts)
+        await in_thread(self.reminders.record_event, aid, "sms_sent", "sms_fallback",
                          {"message_id": sms.id, "parts": parts, "language": language})
         log.info("SMS fallback sent for %s to %s (%d parts)", aid, mask(phone), parts)
         return 1
@@ -323,11 +317,11 @@ class SmsFallback:
     async def _send_failed(self, aid: str, phone: str, exc: MessageBirdError, attempts: int) -> None:
         if exc.retryable and attempts < MAX_ATTEMPTS:
             log.warning("SMS to %s for %s failed (%s); trying again later", mask(phone), aid, exc)
-            await _in_thread(self.store.retry_later, aid, str(exc), attempts)
+            await in_thread(self.store.retry_later, aid, str(exc), attempts)
             return
         log.error("SMS to %s for %s failed for good: %s", mask(phone), aid, exc)
-        await _in_thread(self.store.mark_failed, aid, str(exc))
-        await _in_thread(self.reminders.record_event, aid, "sms_failed", "sms_fallback",
+        await in_thread(self.store.mark_failed, aid, str(exc))
+        await in_thread(self.reminders.record_event, aid, "sms_failed", "sms_fallback",
                          {"status": exc.status, "code": exc.code, "error": exc.description[:200]})
 
 
@@ -350,9 +344,9 @@ class SmsOutcomeNotifier:
         when = format_when(appointment.starts_at, language, self.tz)
         if op.state == DONE:
             answer = states.CANCELLED if op.operation == "cancel" else states.CONFIRMED
-            reminder = await _in_thread(self.reminders.get, op.appointment_id)
+            reminder = await in_thread(self.reminders.get, op.appointment_id)
             if reminder is None or reminder.state != answer:  # not twice if the SMS is retried
-                await _in_thread(self.reminders.record_answer, op.appointment_id, answer, "sms")
+                await in_thread(self.reminders.record_answer, op.appointment_id, answer, "sms")
             body = text("sms_done_cancel" if op.operation == "cancel" else "sms_done_confirm",
                         language, when=when)
         else:

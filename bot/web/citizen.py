@@ -19,12 +19,10 @@ is recorded in the reminder store with channel "sms", and the link is used.
 """
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Optional
 from urllib.parse import urlparse
 
 from sanic import Blueprint, response
@@ -36,6 +34,7 @@ from bot.citizen_links import (BAD_FORM, FORGED, NOT_YOURS, UNKNOWN, USED, Citiz
                                LinkClaims, LinkRefused, UsedLinks)
 from bot.citizen_texts import Texts
 from bot.config import SUPPORTED_LANGUAGES, Settings
+from bot.db import in_thread
 from bot.i18n import format_when, normalise_language
 from bot.phone import mask, to_e164
 from bot.reminders import states
@@ -84,10 +83,6 @@ class Outcome:
 
 class NotNow(Exception):
     """The booking system cannot say whose the appointment is right now."""
-
-
-async def in_thread(fn: Callable, *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
 
 
 def citizen_blueprint() -> Blueprint:

@@ -2,15 +2,14 @@
 and a way to run a blocking database call off the event loop."""
 from __future__ import annotations
 
-import asyncio
-import functools
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Awaitable, Callable, Dict, Optional
 
 from bot.booking import BookingSystem
 from bot.config import Settings
 from bot.console.accounts import Accounts
 from bot.console.sign_in_limit import SignInLimit
+from bot.db import in_thread
 from bot.reminders.store import ReminderStore
 
 
@@ -33,7 +32,5 @@ class ConsoleServices:
                    reminders=ReminderStore(settings.db_url),
                    sign_in_limit=SignInLimit(settings.console_sign_in_failures_per_client))
 
-    @staticmethod
-    async def run(fn: Callable[..., Any], *args, **kwargs) -> Any:
-        """SQLAlchemy is synchronous: its calls go to a thread."""
-        return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
+    # SQLAlchemy is synchronous: the pages' store calls go to a thread.
+    run = staticmethod(in_thread)
