@@ -22,13 +22,14 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy import and_, case, null, or_, select
 
-from bot.config import PROJECT_ROOT
+from bot.console.domain import DOMAIN_PATH, typed_intents
 from bot.console.query_values import MAX_PAGE, page_number, within_bounds
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvent, TrackerEvents, events_table
 from bot.phone import to_e164
@@ -229,17 +230,10 @@ def _checked(value: Any) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def domain_intents(domain_path: str = str(PROJECT_ROOT / "domain.yml")) -> Tuple[str, ...]:
+def domain_intents(domain_path: str = str(DOMAIN_PATH)) -> Tuple[str, ...]:
     """The intents a citizen's message can be predicted as: domain.yml's,
     without Recorda's own EXTERNAL_ ones, plus the NLU fallback."""
-    with open(domain_path, encoding="utf-8") as handle:
-        domain = yaml.safe_load(handle) or {}
-    names = []
-    for entry in domain.get("intents") or []:
-        name = next(iter(entry)) if isinstance(entry, dict) else str(entry)
-        if not name.startswith("EXTERNAL_"):
-            names.append(name)
-    return tuple(names) + (FALLBACK_INTENT,)
+    return tuple(typed_intents(Path(domain_path))) + (FALLBACK_INTENT,)
 
 
 def base_intent(name: Optional[str]) -> Optional[str]:

@@ -30,6 +30,7 @@ from sqlalchemy import (Boolean, Column, DateTime, Float, Integer, String, Table
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import PROJECT_ROOT
+from bot.console.domain import DOMAIN_PATH, typed_intents
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvent, TrackerEvents, events_table
 from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware
 from bot.nlu_eval import HOLDOUT_DIR
@@ -124,20 +125,12 @@ class ProjectNlu:
     project already has as training data (data/) or keeps unseen for
     evaluation (tests/nlu/holdout_*.yml). Read on every use: they are small
     and an editor may have just merged an export."""
-    domain_path: Path = PROJECT_ROOT / "domain.yml"
+    domain_path: Path = DOMAIN_PATH
     data_dir: Path = PROJECT_ROOT / "data"
     holdout_dir: Path = HOLDOUT_DIR
 
     def intents(self) -> List[str]:
-        """The domain's intents in its order, without the EXTERNAL_* ones
-        that Recorda sends itself and nobody types."""
-        domain = yaml.load(self.domain_path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
-        names = []
-        for entry in domain.get("intents") or []:
-            name = next(iter(entry)) if isinstance(entry, dict) else str(entry)
-            if not name.startswith("EXTERNAL_"):
-                names.append(name)
-        return names
+        return typed_intents(self.domain_path)
 
     def choices(self) -> List[str]:
         """What the editor may pick for a message: an intent, or IGNORE."""
