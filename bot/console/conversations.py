@@ -30,7 +30,7 @@ import yaml
 from sqlalchemy import and_, case, null, or_, select
 
 from bot.console.domain import DOMAIN_PATH, typed_intents
-from bot.console.query_values import MAX_PAGE, page_number, within_bounds
+from bot.console.query_values import DayOutOfRange, MAX_PAGE, page_number, query_day
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvent, TrackerEvents, events_table
 from bot.phone import to_e164
 from bot.reminders import states
@@ -214,15 +214,13 @@ class Filters:
 
 
 def _parse_day(text: str, default: date) -> date:
-    if not text:
-        return default
     try:
-        day = date.fromisoformat(text)
+        day = query_day(text)
+    except DayOutOfRange:
+        raise FilterError("error_date_out_of_range", f"Too far off: {text!r}") from None
     except ValueError:
         raise FilterError("conversations_error_date", f"Not a date (YYYY-MM-DD): {text!r}") from None
-    if not within_bounds(day):
-        raise FilterError("error_date_out_of_range", f"Too far off: {text!r}")
-    return day
+    return default if day is None else day
 
 
 def _checked(value: Any) -> bool:

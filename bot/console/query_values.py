@@ -4,6 +4,7 @@ arithmetic or the database as something they cannot hold.
 
     FIRST_DAY, LAST_DAY   the days a page may be asked about
     within_bounds(day)
+    query_day(text)       a day typed as YYYY-MM-DD, None when left empty
     page_number(text)     a page of a list, 1..MAX_PAGE, or None
     row_id(text)          a database id, 1..MAX_ROW_ID, or None
 """
@@ -21,6 +22,23 @@ MAX_ROW_ID = 2 ** 63 - 1          # SQL's BIGINT, SQLite's INTEGER
 
 def within_bounds(day: date) -> bool:
     return FIRST_DAY <= day <= LAST_DAY
+
+
+class DayOutOfRange(ValueError):
+    """A real date, but outside FIRST_DAY..LAST_DAY."""
+
+
+def query_day(text: Optional[str]) -> Optional[date]:
+    """The day of a date field (YYYY-MM-DD), None when it was left empty.
+    ValueError when it is not a date, DayOutOfRange (a ValueError too, so
+    catch it first) when it is one no page can be asked about."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    day = date.fromisoformat(text)
+    if not within_bounds(day):
+        raise DayOutOfRange(text)
+    return day
 
 
 def _ascii_number(text: Optional[str], maximum: int) -> Optional[int]:

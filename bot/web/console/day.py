@@ -26,7 +26,7 @@ from sanic import Blueprint
 
 from bot.console import day_view
 from bot.console.day_view import DayRow, DayView, OfficeChoice
-from bot.console.query_values import within_bounds
+from bot.console.query_values import DayOutOfRange, query_day
 from bot.phone import mask
 from bot.reminders.provider_status import PROVIDER_ERROR
 from bot.service_days import is_service_day, next_service_day, previous_service_day
@@ -80,15 +80,13 @@ class Labels:
 
 
 def parse_day(raw: Optional[str], t: Translator, today: date, holidays) -> date:
-    if not raw:
-        return next_service_day(today, holidays)
     try:
-        day = date.fromisoformat(raw.strip())
+        day = query_day(raw)
+    except DayOutOfRange:
+        raise BadInput(t("day_date_out_of_range", value=raw[:40])) from None
     except ValueError:
         raise BadInput(t("day_bad_date", value=raw[:40])) from None
-    if not within_bounds(day):
-        raise BadInput(t("day_date_out_of_range", value=raw[:40]))
-    return day
+    return next_service_day(today, holidays) if day is None else day
 
 
 def choose_office(raw: Optional[str], choices: List[OfficeChoice], can_check: bool,

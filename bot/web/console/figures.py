@@ -29,7 +29,7 @@ from sanic import Blueprint
 from bot.booking import BookingError
 from bot.console.figure_tables import (COUNT, EUR, NUMBER, PERCENT, REFERENCE, TABLES, FigureTable,
                                        Headline, Note, Reference, Row, csv_value, figure_tables, headlines)
-from bot.console.query_values import within_bounds
+from bot.console.query_values import DayOutOfRange, query_day
 from bot.reminders.store import ReminderStore
 from bot.reports.figures import Figures, Period, Pricing, ReminderFacts, figures_from_facts, reminder_facts
 from bot.reports.load import (collector_paused, load_appointments, load_histories, offices_to_report,
@@ -70,15 +70,12 @@ class BadQuery(ValueError):
 
 def _day(args: Mapping, name: str) -> Optional[date]:
     text = (args.get(name) or "").strip()
-    if not text:
-        return None
     try:
-        day = date.fromisoformat(text)
+        return query_day(text)
+    except DayOutOfRange:
+        raise BadQuery("error_date_out_of_range") from None
     except ValueError:
         raise BadQuery("figures_error_date", value=text[:40]) from None
-    if not within_bounds(day):
-        raise BadQuery("error_date_out_of_range")
-    return day
 
 
 def parse_query(args: Mapping, today: date, office_ids: Optional[List[str]]) -> FiguresQuery:

@@ -19,7 +19,7 @@ from sanic import Blueprint, response
 
 from bot.console.nlu_review import (ALL, IGNORE, OUT_OF_SCOPE, REVIEWED, SKIP_IGNORED, SKIP_REASONS, STATUSES,
                                     TO_REVIEW, CandidateFilter, NluReviews, ReviewError)
-from bot.console.query_values import page_number, row_id, within_bounds
+from bot.console.query_values import DayOutOfRange, page_number, query_day, row_id
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvents
 from bot.web.console.auth import requires, safe_next
 from bot.web.console.rendering import PREFIX, security_headers, render
@@ -58,15 +58,13 @@ def _one(args, name: str) -> str:
 
 def _date(args, name: str, default: date) -> date:
     raw = _one(args, name)
-    if not raw:
-        return default
     try:
-        day = date.fromisoformat(raw)
+        day = query_day(raw)
+    except DayOutOfRange:
+        raise BadRequest("error_date_out_of_range") from None
     except ValueError:
-        raise BadRequest("nlu_error_date", value=raw[:20])
-    if not within_bounds(day):
-        raise BadRequest("error_date_out_of_range")
-    return day
+        raise BadRequest("nlu_error_date", value=raw[:20]) from None
+    return default if day is None else day
 
 
 def _threshold(args, default: float) -> float:
