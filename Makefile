@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
-.PHONY: run test venv train validate clean bench remind nlu-check
+.PHONY: run test test-clock venv train validate clean bench remind nlu-check
 
 ## make run: install, train if needed, start every service with sandbox defaults
 run: venv models/.current
@@ -18,6 +18,15 @@ run: venv models/.current
 test: venv models/.current validate
 	$(BIN)/rasa test core --e2e --stories tests/stories --fail-on-prediction-errors --out var/results --model models/current.tar.gz
 	$(BIN)/python -m pytest -q tests
+
+## make test-clock: the suites that depend on the date or the hour, run with
+## the clock at five local times (scripts/test-at-times); not part of `make test`
+CLOCK_TESTS := $(addprefix tests/test_,$(addsuffix .py,actions booking_rest booking_sandbox \
+	console_browser console_conversations console_day console_figures console_nlu_review \
+	console_robustness console_security console_users e2e follow_up job realistic_day \
+	reminder_store reports retention sms_fallback))
+test-clock: venv models/.current
+	scripts/test-at-times $(CLOCK_TESTS)
 
 venv: $(BIN)/.installed
 

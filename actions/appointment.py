@@ -4,7 +4,11 @@ links to book or change one.
 Which appointment: the one a button names, else the one the conversation is
 about (the reminder's), else the sender's only upcoming one; with several,
 the citizen picks with buttons. Nothing is done on an appointment of another
-number. When the booking system is down, the operation is queued and the
+number, nor for a message that did not come from the citizen's own signed
+WhatsApp (actions/trust.py). A cancellation is done only by a tap on a
+button that names the appointment: typed words get the question, with
+[Yes, cancel it] [No, keep it], and the question lapses when the appointment
+starts. When the booking system is down, the operation is queued and the
 citizen told it is being processed, never that it is done.
 """
 from __future__ import annotations
@@ -18,11 +22,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import payloads
-from actions.context import (Services, conversation_language, in_thread, owned_appointment,
-                             requested_appointment_id, sender_phone, upcoming_for_sender)
+from actions import payloads, questions, trust
+from actions.context import (Services, conversation_language, in_thread, is_tap, is_verified,
+                             owned_appointment, requested_appointment_id, sender_phone,
+                             upcoming_for_sender)
 from actions.speech import render, say
-from bot.booking import (CANCELLED, CONFIRMED, Appointment, BookingRefused, BookingUnavailable)
+from bot import clock
+from bot.booking import (CANCELLED, CONFIRMED, Appointment, BookingError, BookingRefused,
+                         BookingUnavailable)
 from bot.i18n import format_short_date, format_when
 from bot.phone import mask
 from bot.reminders import states
@@ -59,13 +66,26 @@ async def _vouched_by_reminder(tracker: Tracker, appointment_id: str) -> bool:
     return reminder is not None and reminder.phone == sender_phone(tracker)
 
 
+def refuse_unverified(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any],
+                      lang: str, action: str) -> bool:
+    """True (after saying why and logging it) when the latest message did not
+    come from the citizen's own signed WhatsApp or from Recorda itself."""
+    if is_verified(tracker):
+        return False
+    trust.log_refusal(tracker, action)
+    say(dispatcher, domain, "utter_only_own_whatsapp", lang)
+    return True
+
+
 async def choose_target(dispatcher: CollectingDispatcher, tracker: Tracker,
-                        domain: Dict[Text, Any], intent: str) -> Optional[Target]:
-    """The appointment to act on, or None after telling the citizen why not
-    (no appointment, several to choose from, not theirs)."""
+                        domain: Dict[Text, Any], intent: str,
+                        appointment_id: Optional[str] = None) -> Optional[Target]:
+    """The appointment to act on (`appointment_id` if given), or None after
+    telling the citizen why not (no appointment, several to choose from, not
+    theirs)."""
     lang = await conversation_language(tracker)
     link = await _booking_link(lang)
-    appointment_id = requested_appointment_id(tracker)
+    appointment_id = appointment_id or requested_appointment_id(tracker)
     if appointment_id:
         try:
             appointment = await owned_appointment(tracker, appointment_id)
@@ -128,19 +148,36 @@ async def tell_outcome(dispatcher: CollectingDispatcher, domain: Dict[Text, Any]
         office=f"{office.name} ({office.address})")
 
 
-def ask_before_cancelling(dispatcher: CollectingDispatcher, domain: Dict[Text, Any], lang: str,
-                          appointment: Appointment) -> None:
+async def ask_before_cancelling(dispatcher: CollectingDispatcher, domain: Dict[Text, Any],
+                               lang: str, appointment: Appointment) -> List[Dict[Text, Any]]:
+    """The question a typed cancellation gets; only its button cancels."""
+    office = ""
+    try:
+        office = render(domain, "utter_at_office", lang,
+                        office=(await Services.booking().get_office(appointment.office_id)).name)
+    except BookingError:
+        pass  # the date and time name the appointment well enough
     buttons = [
-        {"title": render(domain, "utter_button_cancel_it", lang, date=short_date(appointment)),
-         "payload": payloads.cancel(appointment.id)},
-        {"title": render(domain, "utter_button_keep_it", lang), "payload": payloads.confirm(appointment.id)},
+        {"title": render(domain, "utter_button_yes_cancel", lang), "payload": payloads.cancel(appointment.id)},
+        {"title": render(domain, "utter_button_keep_it", lang), "payload": payloads.keep(appointment.id)},
     ]
-    say(dispatcher, domain, "utter_ask_cancel", lang, buttons=buttons, when=when(appointment, lang))
+    say(dispatcher, domain, "utter_ask_cancel", lang, buttons=buttons, when=when(appointment, lang),
+        office=office)
+    return [questions.ask(questions.CANCEL, appointment.id)]
+
+
+def keep_or_cancel_buttons(domain: Dict[Text, Any], lang: str, appointment_id: str) -> List[Dict[str, str]]:
+    return [{"title": render(domain, "utter_button_keep", lang), "payload": payloads.keep(appointment_id)},
+            {"title": render(domain, "utter_button_cancel", lang), "payload": payloads.cancel(appointment_id)}]
+
+
+def has_started(appointment: Appointment) -> bool:
+    return appointment.starts_at <= clock.now()
 
 
 def answer_channel(tracker: Tracker) -> str:
-    """How the citizen answered: a button tap arrives as an intent payload."""
-    return "button" if (tracker.latest_message.get("text") or "").startswith("/") else "text"
+    """How the citizen answered: "button" for a real tap, else "text"."""
+    return "button" if is_tap(tracker) else "text"
 
 
 async def record_answer(appointment_id: str, operation: str, channel: str) -> None:
@@ -148,77 +185,89 @@ async def record_answer(appointment_id: str, operation: str, channel: str) -> No
     await in_thread(Services.reminders().record_answer, appointment_id, answer, channel)
 
 
+async def confirm_or_cancel(dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: Dict[Text, Any], operation: str,
+                            appointment_id: Optional[str] = None) -> List[Dict[Text, Any]]:
+    """Confirms or cancels the appointment the citizen means (`appointment_id`
+    when the caller knows it). The caller has checked the message is the
+    citizen's own (refuse_unverified)."""
+    intent, done_status = (("cancel_appointment", CANCELLED) if operation == "cancel"
+                           else ("confirm_appointment", CONFIRMED))
+    lang = await conversation_language(tracker)
+    try:
+        target = await choose_target(dispatcher, tracker, domain, intent, appointment_id)
+    except BookingUnavailable:
+        # We do not even know which appointment: nothing can be queued.
+        log.error("Booking system down; cannot tell which appointment %s means", mask(tracker.sender_id))
+        say(dispatcher, domain, "utter_booking_unavailable", lang)
+        return []
+    if target is None:
+        return []
+    events = [SlotSet("appointment_id", target.appointment_id), questions.close()]
+    appointment = target.appointment
+    if appointment is not None and appointment.status == done_status:
+        await tell_outcome(dispatcher, domain, lang, operation, appointment, already=True)
+        return events
+    if operation == "cancel":
+        if appointment is not None and has_started(appointment):
+            # A question asked earlier lapses when the appointment starts.
+            say(dispatcher, domain, "utter_operation_refused", lang,
+                reason=refusal_reason(domain, lang, "not_cancellable"), phone=await office_phone(appointment))
+            return events
+        if not is_tap(tracker):
+            if appointment is None:
+                # The question must name the appointment; without the booking
+                # system it cannot, and words alone never cancel.
+                say(dispatcher, domain, "utter_booking_unavailable", lang)
+                return events
+            return events[:1] + await ask_before_cancelling(dispatcher, domain, lang, appointment)
+    outbox = Services.outbox()
+    if appointment is None or await in_thread(outbox.pending_for, target.appointment_id):
+        return events + await queue(dispatcher, domain, tracker, operation, target.appointment_id, lang)
+    call = Services.booking().cancel if operation == "cancel" else Services.booking().confirm
+    try:
+        updated = await call(appointment.id)
+    except BookingUnavailable as exc:
+        log.warning("Booking system unavailable for %s of %s: %s", operation, appointment.id, exc)
+        return events + await queue(dispatcher, domain, tracker, operation, appointment.id, lang)
+    except BookingRefused as exc:
+        say(dispatcher, domain, "utter_operation_refused", lang,
+            reason=refusal_reason(domain, lang, exc.code), phone=await office_phone(appointment))
+        return events
+    await record_answer(updated.id, operation, answer_channel(tracker))
+    await tell_outcome(dispatcher, domain, lang, operation, updated)
+    return events
+
+
+async def queue(dispatcher, domain, tracker, operation: str, appointment_id: str, lang: str) -> List:
+    await in_thread(Services.outbox().enqueue, appointment_id, operation, tracker.sender_id, lang)
+    say(dispatcher, domain, "utter_operation_queued", lang)
+    return []
+
+
 class AnswerAction(Action, abc.ABC):
     """Confirm or cancel: the same steps, a different booking call."""
     operation = ""
-    intent = ""
-    done_status = ""
 
     @abc.abstractmethod
     def name(self) -> Text: ...
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        lang = await conversation_language(tracker)
-        try:
-            target = await choose_target(dispatcher, tracker, domain, self.intent)
-        except BookingUnavailable:
-            # We do not even know which appointment: nothing can be queued.
-            log.error("Booking system down; cannot tell which appointment %s means",
-                      mask(tracker.sender_id))
-            say(dispatcher, domain, "utter_booking_unavailable", lang)
+        if refuse_unverified(dispatcher, tracker, domain, await conversation_language(tracker), self.name()):
             return []
-        if target is None:
-            return []
-        events = [SlotSet("appointment_id", target.appointment_id)]
-        appointment = target.appointment
-        if appointment is not None and appointment.status == self.done_status:
-            await tell_outcome(dispatcher, domain, lang, self.operation, appointment, already=True)
-            return events
-        if appointment is not None and self.needs_confirmation(tracker):
-            ask_before_cancelling(dispatcher, domain, lang, appointment)
-            return events
-        outbox = Services.outbox()
-        if appointment is None or await in_thread(outbox.pending_for, target.appointment_id):
-            return events + await self._queue(dispatcher, domain, tracker, target.appointment_id, lang)
-        call = Services.booking().cancel if self.operation == "cancel" else Services.booking().confirm
-        try:
-            updated = await call(appointment.id)
-        except BookingUnavailable as exc:
-            log.warning("Booking system unavailable for %s of %s: %s", self.operation, appointment.id, exc)
-            return events + await self._queue(dispatcher, domain, tracker, appointment.id, lang)
-        except BookingRefused as exc:
-            say(dispatcher, domain, "utter_operation_refused", lang,
-                reason=refusal_reason(domain, lang, exc.code), phone=await office_phone(appointment))
-            return events
-        await record_answer(updated.id, self.operation, answer_channel(tracker))
-        await tell_outcome(dispatcher, domain, lang, self.operation, updated)
-        return events
-
-    def needs_confirmation(self, tracker: Tracker) -> bool:
-        """A cancellation understood from words with little confidence is
-        asked back, never done on a guess. A button tap is never a guess."""
-        if self.operation != "cancel" or answer_channel(tracker) == "button":
-            return False
-        confidence = (tracker.latest_message.get("intent") or {}).get("confidence") or 0.0
-        return confidence < Services.settings().cancel_confidence
-
-    async def _queue(self, dispatcher, domain, tracker, appointment_id: str, lang: str) -> List:
-        await in_thread(Services.outbox().enqueue, appointment_id, self.operation,
-                        tracker.sender_id, lang)
-        say(dispatcher, domain, "utter_operation_queued", lang)
-        return []
+        return await confirm_or_cancel(dispatcher, tracker, domain, self.operation)
 
 
 class ActionConfirmAppointment(AnswerAction):
-    operation, intent, done_status = "confirm", "confirm_appointment", CONFIRMED
+    operation = "confirm"
 
     def name(self) -> Text:
         return "action_confirm_appointment"
 
 
 class ActionCancelAppointment(AnswerAction):
-    operation, intent, done_status = "cancel", "cancel_appointment", CANCELLED
+    operation = "cancel"
 
     def name(self) -> Text:
         return "action_cancel_appointment"
@@ -231,6 +280,8 @@ class ActionAppointmentDetails(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         lang = await conversation_language(tracker)
+        if refuse_unverified(dispatcher, tracker, domain, lang, self.name()):
+            return []
         booking = Services.booking()
         try:
             upcoming = await upcoming_for_sender(tracker)
@@ -280,8 +331,8 @@ class ActionBookingLink(Action):
             {"title": render(domain, "utter_button_cancel_it", lang, date=short_date(current)),
              "payload": payloads.cancel(current.id)},
             {"title": render(domain, "utter_button_keep_it", lang),
-             "payload": payloads.confirm(current.id)},
+             "payload": payloads.keep(current.id)},
         ]
         say(dispatcher, domain, "utter_reschedule", lang, buttons=buttons, link=link,
             when=when(current, lang))
-        return [SlotSet("appointment_id", current.id)]
+        return [SlotSet("appointment_id", current.id), questions.ask(questions.CANCEL, current.id)]

@@ -8,8 +8,9 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import trust
 from actions.appointment import office_phone, record_answer, refusal_reason, tell_outcome
-from actions.context import conversation_language, owned_appointment
+from actions.context import conversation_language, origin, owned_appointment
 from actions.speech import say
 from bot.booking import BookingError
 
@@ -22,6 +23,10 @@ class ActionBookingUpdateResult(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if origin(tracker) != trust.RECORDA:
+            # Only the retry worker, through Rasa's token-protected API, reports these.
+            trust.log_refusal(tracker, self.name())
+            return []
         lang = await conversation_language(tracker)
         appointment_id = next(tracker.get_latest_entity_values("appointment_id"), None)
         operation = next(tracker.get_latest_entity_values("operation"), None)

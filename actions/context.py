@@ -1,16 +1,19 @@
 """What every action needs: the settings, one booking-system client and the
-stores (created once per action-server process), the sender's number, the
-conversation's language, and the ownership rule."""
+stores (created once per action-server process), the sender's number when
+the message really came from it (actions/trust.py), the conversation's
+language, and the ownership rule."""
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
-from datetime import datetime
 from typing import Any, Callable, List, Optional
 
 from rasa_sdk import Tracker
 
+from actions import trust
+
+import bot.clock
 from bot.booking import Appointment, AppointmentNotFound, BookingError, BookingSystem
 from bot.booking.outbox import BookingOutbox
 from bot.booking.rest import booking_system_from_settings
@@ -64,9 +67,28 @@ async def in_thread(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
+def origin(tracker: Tracker) -> str:
+    """Who sent the latest message: trust.TAP, TEXT, MEDIA, RECORDA or UNVERIFIED."""
+    return trust.origin(tracker, Services.settings().action_token)
+
+
+def is_tap(tracker: Tracker) -> bool:
+    """A real button reply: the only way a citizen's message is read as a
+    payload (typed text never is)."""
+    return origin(tracker) == trust.TAP
+
+
 def sender_phone(tracker: Tracker) -> Optional[str]:
-    """The citizen's E.164 number: the conversation id on WhatsApp."""
+    """The citizen's E.164 number (the conversation id on WhatsApp), when the
+    latest message came from that number's own signed channel or from
+    Recorda's own trigger; None otherwise, so nothing is read or changed."""
+    if origin(tracker) == trust.UNVERIFIED:
+        return None
     return to_e164(tracker.sender_id, Services.settings().default_region)
+
+
+def is_verified(tracker: Tracker) -> bool:
+    return sender_phone(tracker) is not None
 
 
 def language(tracker: Tracker) -> str:
@@ -83,8 +105,11 @@ def requested_appointment_id(tracker: Tracker) -> Optional[str]:
 def owns(appointment: Appointment, tracker: Tracker) -> bool:
     """Security rule: an action acts only on the sender's own appointments."""
     phone = sender_phone(tracker)
+    if phone is None:
+        trust.log_refusal(tracker, f"access to appointment {appointment.id}")
+        return False
     owner = to_e164(appointment.phone, Services.settings().default_region)
-    if phone is None or owner != phone:
+    if owner != phone:
         log.warning("Refused: %s asked about appointment %s, which belongs to another number",
                     mask(tracker.sender_id), appointment.id)
         return False
@@ -107,7 +132,7 @@ async def upcoming_for_sender(tracker: Tracker) -> List[Appointment]:
     phone = sender_phone(tracker)
     if phone is None:
         return []
-    now = datetime.now(Services.settings().timezone)
+    now = bot.clock.now(Services.settings().timezone)
     found = await Services.booking().upcoming_appointments(phone, now.date())
     # The booking system answers by day: this morning's are not upcoming.
     return [a for a in found if a.is_active and a.starts_at > now and owns(a, tracker)]

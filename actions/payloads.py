@@ -13,3 +13,8 @@ def confirm(appointment_id: str) -> str:
 
 def cancel(appointment_id: str) -> str:
     return payload("cancel_appointment", appointment_id)
+
+
+def keep(appointment_id: str) -> str:
+    """"No, keep it": leaves the appointment as it is."""
+    return payload("keep_appointment", appointment_id)

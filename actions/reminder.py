@@ -9,8 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import payloads
-from actions.context import Services, owned_appointment, requested_appointment_id
+from actions import payloads, questions, trust
+from actions.context import Services, origin, owned_appointment, requested_appointment_id
 from bot.booking import BookingError
 from bot.i18n import format_when, normalise_language
 from bot.templates import render_body
@@ -28,6 +28,10 @@ class ActionSendReminder(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if origin(tracker) != trust.RECORDA:
+            # Only the daily job, through Rasa's token-protected API, sends reminders.
+            trust.log_refusal(tracker, self.name())
+            return []
         appointment_id = requested_appointment_id(tracker)
         if not appointment_id:
             log.error("Reminder triggered without an appointment id for %s", tracker.sender_id)
@@ -65,4 +69,6 @@ class ActionSendReminder(Action):
             # What the citizen reads, for transcripts and text-only channels.
             "text": render_body(language, parameters),
         })
-        return [SlotSet("appointment_id", appointment.id), SlotSet("language", language)]
+        # The reminder asks whether they will come: a "sí" or "ok" next answers it.
+        return [SlotSet("appointment_id", appointment.id), SlotSet("language", language),
+                questions.ask(questions.ATTEND, appointment.id)]

@@ -33,6 +33,7 @@ from typing import Dict, List, Optional, Tuple
 
 import aiohttp
 
+import bot.clock
 from actions import payloads
 from bench._common import (bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark,
                            settings_for, setup_logging, summary_ms)
@@ -68,7 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _now_stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return bot.clock.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _sim_time(stamp: str) -> float:
@@ -131,7 +132,7 @@ class Tap:
 async def send_reminders(stack, settings):
     """The small job run: reminders for the next service day."""
     booking = booking_system_from_settings(settings)
-    service_day = next_service_day(datetime.now(settings.timezone).date(), settings.holidays)
+    service_day = next_service_day(bot.clock.now(settings.timezone).date(), settings.holidays)
     try:
         summary = await run_job(settings, booking, service_day, rate=80, concurrency=16)
     finally:

@@ -71,6 +71,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import aiohttp
 
+import bot.clock
 from bench._common import machine, run_benchmark, setup_logging, summary_ms
 
 log = logging.getLogger("bench.console_pages")
@@ -289,7 +290,7 @@ class TownWriter:
         self.rng = random.Random(seed)
         random.seed(seed)   # message ids
         self.profile = Profile.realistic(seed=seed)
-        self.now = datetime.now(timezone.utc)
+        self.now = bot.clock.now()
         self.recorda = get_engine(f"sqlite:///{workdir / 'recorda.db'}")
         self.tracker = sqlite3.connect(workdir / "tracker.db")
         self.tracker.executescript(TRACKER_SCHEMA)
@@ -619,7 +620,7 @@ def generate(workdir: str, days: int, per_day: int, seed: int, reviews: int) -> 
     from bot.sandbox.history import past_days
 
     started = time.perf_counter()
-    today = datetime.now(MADRID).date()
+    today = bot.clock.now(MADRID).date()
     writer = TownWriter(Path(workdir), today, seed)
     wanted = past_days(today, days)
     for i, day in enumerate(wanted):
@@ -792,7 +793,7 @@ def choose_examples(workdir: Path, last_day: str, tz) -> Tuple[str, str, str]:
             .group_by(reminders.c.phone).having(func.count() >= 2)
             .order_by(func.max(reminders.c.sent_at).desc()).limit(50))]
     engine.dispose()
-    week_ago = (datetime.now(tz) - timedelta(days=6)).timestamp()
+    week_ago = (bot.clock.now(tz) - timedelta(days=6)).timestamp()
     with contextlib.closing(sqlite3.connect(workdir / "tracker.db")) as conn:
         for phone in repeats:
             said = conn.execute("SELECT COUNT(*) FROM events WHERE sender_id = ? AND type_name = 'user' "

@@ -30,6 +30,7 @@ import jwt
 from sqlalchemy import Column, DateTime, String, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+import bot.clock
 from bot.db import get_engine, metadata
 
 ALGORITHM = "HS256"
@@ -56,7 +57,7 @@ used_links = Table(
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return bot.clock.now()
 
 
 class LinkRefused(Exception):

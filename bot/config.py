@@ -39,8 +39,9 @@ class Settings:
     default_language: str
     offices: tuple = field(default_factory=tuple)
     holidays: tuple = field(default_factory=tuple)
-    # Below this NLU confidence a cancellation in words is asked back first.
-    cancel_confidence: float = 0.85
+    # Shared by Rasa and the action server: authenticates Rasa's calls to the
+    # actions and seals citizens' messages (bot.channel_seal).
+    action_token: str = field(default="", repr=False)
     # The SMS fallback and the citizen's page (bot.citizen_links, bot.web).
     link_secret: str = field(default="", repr=False)
     public_url: str = "http://127.0.0.1:8080"
@@ -72,7 +73,7 @@ class Settings:
             default_region=_env("RECORDA_DEFAULT_REGION", "ES"),
             default_language=_env("RECORDA_DEFAULT_LANGUAGE", "ca"),
             offices=tuple(o for o in _env("RECORDA_OFFICES", "").split(",") if o),
-            cancel_confidence=float(_env("RECORDA_CANCEL_CONFIDENCE", "0.85")),
+            action_token=_env("RECORDA_ACTION_TOKEN", _read_secret("action-token")),
             # Public holidays (YYYY-MM-DD, comma-separated): no service, no reminders.
             holidays=tuple(date.fromisoformat(d.strip())
                            for d in _env("RECORDA_HOLIDAYS", "").split(",") if d.strip()),

@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import QueuePool
 
+import bot.clock
+
 metadata = MetaData()
 _engines: Dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -32,7 +34,7 @@ async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 def utc_now() -> datetime:
     """Every store keeps its times in UTC."""
-    return datetime.now(timezone.utc)
+    return bot.clock.now(timezone.utc)
 
 
 _NAIVE_EPOCH = datetime(1970, 1, 1)

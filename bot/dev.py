@@ -36,6 +36,17 @@ BOOKING_SANDBOX = "booking sandbox"
 HISTORY_DAYS = 20
 
 
+class _LiteralLoader(yaml.SafeLoader):
+    """Reads endpoints.yml's ${VARIABLES} as written: Rasa expands them when
+    it starts, from the stack's environment (Rasa, once imported, teaches
+    PyYAML's safe loader to expand them, and fail on unset ones)."""
+
+
+_LiteralLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "!env_var"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
 @dataclass
 class Ports:
     rasa: int = 5005
@@ -83,6 +94,7 @@ class Stack:
     citizens: str = ""                        # the simulator's --citizens; default manual
     bench_appointments: int = 0
     rasa_token: str = ""
+    action_token: str = ""
     link_secret: str = ""
     extra_env: Dict[str, str] = field(default_factory=dict)
     services: List[Service] = field(default_factory=list)
@@ -93,7 +105,7 @@ class Stack:
         tracker store under `var_dir` (tests, benchmarks): it never meets the
         demo of `make run`. Otherwise configured like the repository's."""
         ports = Ports.free()
-        endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
+        endpoints = yaml.load((PROJECT_ROOT / "endpoints.yml").read_text(), Loader=_LiteralLoader)
         endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
         endpoints["tracker_store"]["db"] = str(Path(var_dir) / "tracker.db")
         path = Path(var_dir) / "endpoints.yml"
@@ -108,6 +120,9 @@ class Stack:
         if not self.rasa_token:
             # Rasa's HTTP API only answers with this token; the job reads it too.
             self.rasa_token = self._persistent_secret("rasa-token", 24)
+        if not self.action_token:
+            # Rasa's calls to the action server carry it; it also seals citizens' messages.
+            self.action_token = self._persistent_secret("action-token", 32)
         if not self.link_secret:
             # Signs the personal links of the SMS fallback (worker and web app).
             self.link_secret = self._persistent_secret("link-secret", 32)
@@ -148,6 +163,7 @@ class Stack:
             "RECORDA_BOOKING_TOKEN": SANDBOX_BOOKING_TOKEN,
             "RECORDA_RASA_URL": self.rasa_url,
             "RECORDA_RASA_TOKEN": self.rasa_token,
+            "RECORDA_ACTION_TOKEN": self.action_token,
             "MESSAGEBIRD_API_URL": f"{self.simulator_url}/v1",
             "MESSAGEBIRD_ACCESS_KEY": SANDBOX_ACCESS_KEY,
             "MESSAGEBIRD_SIGNING_KEY": SANDBOX_SIGNING_KEY,
@@ -182,7 +198,7 @@ class Stack:
         return [
             Service(BOOKING_SANDBOX, booking, f"{self.booking_url}/sandbox/health"),
             Service("WhatsApp simulator", simulator, f"{self.simulator_url}/sim/health"),
-            Service("action server", [py, "-m", "rasa_sdk", "--actions", "actions",
+            Service("action server", [py, "-m", "bot.action_server", "--host", "127.0.0.1",
                                       "--port", str(self.ports.actions)],
                     f"http://127.0.0.1:{self.ports.actions}/health"),
             Service("Rasa", [str(bin_dir / "rasa"), "run", "--enable-api", f"--auth-token={self.rasa_token}",

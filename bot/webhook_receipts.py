@@ -2,11 +2,10 @@
 delivered twice (providers deliver at least once) has the effect of one."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import Column, DateTime, String, Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 
+import bot.clock
 from bot.db import get_engine, metadata
 
 webhook_receipts = Table(
@@ -25,7 +24,7 @@ class WebhookReceipts:
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(webhook_receipts).values(
-                    key=key[:200], received_at=datetime.now(timezone.utc)))
+                    key=key[:200], received_at=bot.clock.now()))
             return True
         except IntegrityError:
             return False

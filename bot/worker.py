@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Awaitable, Callable, List, Optional
 
 import aiohttp
 
+import bot.clock
 from bot.booking import BookingSystem
 from bot.booking.outbox import DONE, BookingOutbox, Operation, OutboxWorker
 from bot.booking.rest import booking_system_from_settings
@@ -93,7 +94,7 @@ RETENTION_FIRST_RUN_AFTER = timedelta(minutes=5)   # let a (re)started deploymen
 RETENTION_RETRY_AFTER = timedelta(hours=1)
 
 
-def retention_duty(settings: Settings, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+def retention_duty(settings: Settings, clock: Callable[[], datetime] = bot.clock.now,
                    first_run_after: timedelta = RETENTION_FIRST_RUN_AFTER) -> Optional[Duty]:
     """The daily retention purge, or None when RECORDA_RETENTION_DAYS is 0.
     It runs once per local day, the first time a few minutes after start;

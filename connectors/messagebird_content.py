@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from bot.phone import to_e164
+from connectors import messagebird_webhook as webhook
+from connectors.messagebird_webhook import MalformedWebhook  # noqa: F401 (public here too)
 
 # WhatsApp's own limits (providers.md §2.4).
 MAX_REPLY_BUTTONS = 3
@@ -95,10 +97,8 @@ def image_content(url: str, caption: Optional[str] = None) -> Tuple[str, Dict[st
 # --- inbound ----------------------------------------------------------------
 MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "file": "file",
                "location": "location", "whatsappSticker": "sticker", "sticker": "sticker"}
-
-
-class MalformedWebhook(ValueError):
-    """The webhook body is not a MessageBird event Recorda can read."""
+# Interactive replies that are taps; other interactive replies are passed on like media.
+TAP_TYPES = ("button_reply", "list_reply")
 
 
 @dataclass
@@ -158,58 +158,56 @@ def typed_text(text: str) -> str:
     return WORD_JOINER + stripped if stripped.startswith("/") else stripped
 
 
-def _button_reply(message: Dict[str, Any]) -> Tuple[Optional[str], str]:
-    """(payload, visible title) of a tap on an interactive or template button."""
-    content = message.get("content") or {}
-    if message.get("type") == "interactive":
-        interactive = content.get("interactive") or {}
-        reply = interactive.get("reply") or interactive.get("button_reply") \
-            or interactive.get("list_reply") or {}
-        return reply.get("id"), reply.get("text") or reply.get("title") or ""
-    button = content.get("button") or {}
-    return button.get("payload"), button.get("text") or ""
+def _button_reply(kind: str, raw: Dict[str, Any]) -> Optional[Tuple[Optional[str], str]]:
+    """(payload, visible title) of a tap on an interactive or template button;
+    None for an interactive message that is no button or list reply."""
+    if kind == "interactive":
+        interactive = webhook.parse(webhook.InteractiveContent, raw, "message.content").interactive
+        reply = interactive.reply or interactive.button_reply or interactive.list_reply
+        if interactive.type not in TAP_TYPES and (interactive.type is not None or reply is None):
+            return None
+        if reply is None:
+            raise MalformedWebhook(f"{interactive.type} without its reply")
+        return reply.id, reply.text or reply.title or ""
+    button = webhook.parse(webhook.ButtonContent, raw, "message.content").button
+    return button.payload, button.text or ""
 
 
-def parse_event(body: Dict[str, Any], default_region: str = "ES"):
-    """A webhook body as InboundMessage, StatusUpdate or None (nothing to do)."""
-    if not isinstance(body, dict) or not isinstance(body.get("message"), dict):
-        raise MalformedWebhook("no message object")
-    event_type = body.get("type")
-    message = body["message"]
-    message_id = message.get("id")
-    if not message_id:
-        raise MalformedWebhook("message without id")
-    direction = message.get("direction")
-    if event_type == "message.updated" or (direction == "sent" and event_type != "message.created"):
-        error = message.get("error") or {}
-        code = error.get("code")
-        return StatusUpdate(str(message_id), str(message.get("status") or ""),
-                            int(code) if isinstance(code, (int, str)) and str(code).isdigit() else None,
-                            error.get("description") or error.get("message"),
-                            message.get("updatedDatetime"))
-    if event_type != "message.created" or direction != "received":
+def parse_event(body: Any, default_region: str = "ES"):
+    """A webhook body (parsed JSON) as InboundMessage, StatusUpdate or None
+    (nothing to do); MalformedWebhook when it is not of MessageBird's shape."""
+    event = webhook.parse_event(body)
+    message = event.message
+    if event.type == "message.updated" or (message.direction == "sent" and event.type != "message.created"):
+        error = message.error or webhook.ErrorInfo()
+        return StatusUpdate(message.id, message.status or "", error.number, error.text,
+                            message.updated_at)
+    if event.type != "message.created" or message.direction != "received":
         return None  # our own outbound echoes, conversation events
-    raw_sender = message.get("from") or (body.get("contact") or {}).get("msisdn")
+    raw_sender = message.sender or (event.contact or webhook.Contact()).msisdn
     sender = to_e164(str(raw_sender) if raw_sender is not None else None, default_region)
     if sender is None:
         raise MalformedWebhook("sender is not a valid phone number")
-    return _inbound(sender, str(message_id), message)
+    return _inbound(sender, message)
 
 
-def _inbound(sender: str, message_id: str, message: Dict[str, Any]) -> InboundMessage:
-    kind = message.get("type")
-    content = message.get("content") or {}
-    meta = {"provider_message_id": message_id, "reply_to": (message.get("replyTo") or {}).get("id")}
+def _inbound(sender: str, message: webhook.Message) -> InboundMessage:
+    kind, message_id = message.type, message.id
+    if kind is None:
+        raise MalformedWebhook("message without type")
+    content = message.content or {}
+    meta = {"provider_message_id": message_id, "reply_to": message.reply_to.id if message.reply_to else None}
     if kind == "text":
-        text = content.get("text")
-        if not isinstance(text, str):
-            raise MalformedWebhook("text message without text")
+        text = webhook.parse(webhook.TextContent, content, "message.content").text
         return InboundMessage(sender, typed_text(text), message_id, "text", meta)
-    if kind in ("interactive", "button"):
-        payload, title = _button_reply(message)
-        checked = safe_payload(payload)
+    tap = _button_reply(kind, content) if kind in ("interactive", "button") else None
+    if tap is not None:
+        payload, title = tap
+        checked = safe_payload(payload) if payload and len(payload) <= MAX_BUTTON_ID else None
         if checked:
             return InboundMessage(sender, checked, message_id, "button", {**meta, "title": title})
+        if not title.strip():
+            raise MalformedWebhook("button reply with neither a payload of ours nor a title")
         # A tap whose id is not ours (or has none): what the button said.
         return InboundMessage(sender, typed_text(title), message_id, "text", meta)
     if kind in MEDIA_TYPES:
@@ -218,4 +216,4 @@ def _inbound(sender: str, message_id: str, message: Dict[str, Any]) -> InboundMe
                               message_id, "media", {**meta, "media_type": media})
     # Anything else WhatsApp may add later: treat like media, never drop it.
     return InboundMessage(sender, '/EXTERNAL_media_message{"media_type":"other"}', message_id,
-                          "media", {**meta, "media_type": str(kind)})
+                          "media", {**meta, "media_type": kind})

@@ -14,13 +14,14 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Iterator, List, Optional
 
 import pytest
 import pytest_asyncio
 
+import bot.clock
 from bot.booking import Appointment, BookingSystem
 from bot.booking.rest import RestBookingSystem
 from bot.sandbox.booking_seed import MADRID, OFFICES
@@ -83,8 +84,10 @@ def _wait_healthy(service: SandboxBooking, proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def booking_service(tmp_path_factory) -> Iterator[SandboxBooking]:
-    """`python -m bot.sandbox.booking_service` on a fresh database, one per test module."""
+def booking_service(tmp_path_factory, request) -> Iterator[SandboxBooking]:
+    """`python -m bot.sandbox.booking_service` on a fresh database, one per test module.
+    A module that needs more citizens than the town's seed sets
+    BOOKING_EXTRA_CITIZENS: that many more appointments on the next service day."""
     tmp = tmp_path_factory.mktemp("booking")
     port = free_port()
     service = SandboxBooking(f"http://127.0.0.1:{port}", TOKEN, tmp / "booking.db", tmp / "service.log")
@@ -92,6 +95,9 @@ def booking_service(tmp_path_factory) -> Iterator[SandboxBooking]:
     env = dict(os.environ, RECORDA_BOOKING_TOKEN=TOKEN, PYTHONDONTWRITEBYTECODE="1")
     cmd = [sys.executable, "-m", "bot.sandbox.booking_service", "--host", "127.0.0.1",
            "--port", str(port), "--db", str(service.db_path), "--token", TOKEN]
+    extra = getattr(request.module, "BOOKING_EXTRA_CITIZENS", 0)
+    if extra:
+        cmd += ["--reseed", "--bench-appointments", str(extra)]
     with service.log_path.open("w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -122,7 +128,8 @@ def outage(booking_service) -> Iterator[SandboxBooking]:
 
 
 def madrid_today() -> date:
-    return datetime.now(MADRID).date()
+    """Today in the town by the clock the code reads (and RECORDA_CLOCK shifts)."""
+    return bot.clock.now(MADRID).date()
 
 
 async def appointments_on(booking: BookingSystem, day: date) -> List[Appointment]:

@@ -13,7 +13,7 @@ import asyncio
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,9 @@ from actions.appointment import (
 )
 from actions.booking_update import ActionBookingUpdateResult
 from actions.context import Services
+from actions.keep import ActionKeepAppointment
+from actions.session import ActionSessionStart
+from actions.short_answer import ActionShortAnswer
 from actions.media import ActionMediaMessage
 from actions.office import (
     ActionRequestHuman,
@@ -41,6 +44,8 @@ from actions.office import (
     ActionTellOpeningHours,
 )
 from actions.reminder import ActionSendReminder
+import bot.clock
+from bot import channel_seal
 from bot.booking import BOOKED, CANCELLED, CONFIRMED, Appointment
 from bot.booking.outbox import (
     DONE,
@@ -72,6 +77,8 @@ from tests.booking_fixtures import (  # noqa: F401  (fixtures)
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# Each test that changes an appointment takes a citizen of its own.
+BOOKING_EXTRA_CITIZENS = 60
 TODAY = madrid_today()
 NEXT_DAY = next_service_day(TODAY)
 LANGUAGES = ("ca", "es", "en")
@@ -136,7 +143,12 @@ class Person:
     phone: str                    # E.164: the WhatsApp conversation id
     language: str
     appointment: Appointment      # booked, on the next service day
-    upcoming: list[Appointment]   # every active one from today on, in time order
+    active: list[Appointment]     # every active one from today on, in time order
+
+    @property
+    def upcoming(self) -> list[Appointment]:
+        """The active ones not started yet, by the clock the actions read."""
+        return [a for a in self.active if a.starts_at > bot.clock.now()]
 
     @property
     def first_name(self) -> str:
@@ -227,6 +239,7 @@ async def env(booking_service, db_url, monkeypatch) -> Env:
     monkeypatch.setenv("RECORDA_BOOKING_URL", booking_service.api_url)
     monkeypatch.setenv("RECORDA_BOOKING_TOKEN", booking_service.token)
     monkeypatch.setenv("RECORDA_DB_URL", db_url)
+    monkeypatch.setenv("RECORDA_ACTION_TOKEN", ACTION_TOKEN)
     for name in ("RECORDA_TIMEZONE", "RECORDA_DEFAULT_REGION", "RECORDA_DEFAULT_LANGUAGE"):
         monkeypatch.delenv(name, raising=False)
     # The adapter's own retries, shortened: an outage answers in milliseconds.
@@ -247,8 +260,17 @@ def schedule_reminder(env: Env, person: Person, appointment: Appointment | None 
 
 # --- trackers as Rasa sends them to the action server -----------------------------------------
 
+ACTION_TOKEN = "test-action-token-for-the-seal"
+
+
 def make_tracker(sender: str, intent: str, text: str, entities: dict[str, str] | None = None,
-                 slots: dict[str, Any] | None = None) -> Tracker:
+                 slots: dict[str, Any] | None = None, kind: str = "text",
+                 channel: str | None = "messagebird", sealed: bool = True,
+                 earlier: list[dict[str, Any]] | None = None) -> Tracker:
+    """The tracker Rasa sends for a message that came in as `kind` ("text",
+    "button", "media": through the signed WhatsApp channel, sealed as the
+    connector seals it; "external": Recorda's own trigger_intent). `earlier`:
+    events before this message (e.g. the reminder's turn)."""
     latest = {
         "intent": {"name": intent, "confidence": 1.0},
         "entities": [{"entity": k, "value": v, "start": None, "end": None}
@@ -256,31 +278,42 @@ def make_tracker(sender: str, intent: str, text: str, entities: dict[str, str] |
         "text": text,
         "intent_ranking": [{"name": intent, "confidence": 1.0}],
     }
-    all_slots = {"language": None, "appointment_id": None, "flagged_for_staff": False}
+    all_slots = {"language": None, "appointment_id": None, "flagged_for_staff": False,
+                 "open_question": None}
     all_slots.update(slots or {})
+    message_id = f"wamid-{abs(hash((sender, text, kind))) % 10**9}"
+    if kind == "external":
+        metadata: dict[str, Any] = {"is_external": True}
+    else:
+        metadata = {"kind": kind, "provider_message_id": message_id}
+        if sealed:
+            metadata[channel_seal.METADATA_KEY] = channel_seal.seal(
+                ACTION_TOKEN, channel or "", sender, message_id, kind, text)
     events = [{"event": "action", "name": "action_session_start"},
               {"event": "action", "name": "action_listen"},
-              {"event": "user", "text": text, "parse_data": latest}]
+              *(earlier or []),
+              {"event": "user", "text": text, "parse_data": latest, "input_channel": channel,
+               "message_id": message_id, "metadata": metadata}]
     return Tracker(sender, all_slots, latest, events, False, None, {}, "action_listen")
 
 
 def tap(sender: str, intent: str, appointment_id: str, language: str,
-        slots: dict[str, Any] | None = None) -> Tracker:
+        slots: dict[str, Any] | None = None, **options: Any) -> Tracker:
     """A quick-reply button: the connector hands Rasa the button's payload."""
     text = "/" + intent + json.dumps({"appointment_id": appointment_id}, separators=(",", ":"))
     return make_tracker(sender, intent, text, {"appointment_id": appointment_id},
-                        {"language": language, **(slots or {})})
+                        {"language": language, **(slots or {})}, kind="button", **options)
 
 
 def typed(sender: str, intent: str, text: str, language: str,
-          slots: dict[str, Any] | None = None) -> Tracker:
-    return make_tracker(sender, intent, text, None, {"language": language, **(slots or {})})
+          slots: dict[str, Any] | None = None, **options: Any) -> Tracker:
+    return make_tracker(sender, intent, text, None, {"language": language, **(slots or {})}, **options)
 
 
 def external(sender: str, intent: str, entities: dict[str, str],
              slots: dict[str, Any] | None = None) -> Tracker:
     """What `trigger_intent` (daily job, retry worker) puts in the tracker."""
-    return make_tracker(sender, intent, f"EXTERNAL: {intent}", entities, slots)
+    return make_tracker(sender, intent, f"EXTERNAL: {intent}", entities, slots, kind="external")
 
 
 async def run(action, tracker: Tracker, domain: dict[str, Any]):
@@ -352,7 +385,7 @@ async def test_cancel_by_button_frees_the_slot_once_and_says_so_in_catalan(
                                              link=booking_link("ca"))]
     assert_written_out(messages[0]["text"], appointment, "ca")
     assert "https://www.vilademar.cat/cita-previa" in messages[0]["text"]
-    assert events == [SlotSet("appointment_id", appointment.id)]
+    assert events == [SlotSet("appointment_id", appointment.id), SlotSet("open_question", None)]
     assert env.reminders.get(appointment.id).state == states.CANCELLED
     answer = env.reminders.history(appointment.id)[-1]
     assert (answer.event, answer.applied, answer.source, answer.detail) == (
@@ -366,7 +399,7 @@ async def test_cancel_by_button_frees_the_slot_once_and_says_so_in_catalan(
     assert (again.status, again.cancelled_at) == (CANCELLED, cancelled.cancelled_at)
     assert texts(messages) == [response_text("utter_already_cancelled", "ca",
                                              when=when(appointment, "ca"), link=booking_link("ca"))]
-    assert events == [SlotSet("appointment_id", appointment.id)]
+    assert events == [SlotSet("appointment_id", appointment.id), SlotSet("open_question", None)]
     assert [e.event for e in env.reminders.history(appointment.id)].count(states.CANCELLED) == 1
 
     # Then the old reminder's confirm button: refused, with the office phone.
@@ -398,7 +431,7 @@ async def test_confirm_by_button_then_again_says_already_confirmed(env, domain, 
         "utter_confirmed", lang, name=person.first_name, when=when(appointment, lang),
         office=f"{office['name']} ({office['address']})")]
     assert_written_out(messages[0]["text"], appointment, lang)
-    assert events == [SlotSet("appointment_id", appointment.id)]
+    assert events == [SlotSet("appointment_id", appointment.id), SlotSet("open_question", None)]
     assert env.reminders.get(appointment.id).state == states.CONFIRMED
 
     messages, events = await run(ActionConfirmAppointment(),
@@ -408,7 +441,7 @@ async def test_confirm_by_button_then_again_says_already_confirmed(env, domain, 
     assert (again.status, again.confirmed_at) == (CONFIRMED, confirmed.confirmed_at)
     assert texts(messages) == [response_text("utter_already_confirmed", lang,
                                              when=when(appointment, lang))]
-    assert events == [SlotSet("appointment_id", appointment.id)]
+    assert events == [SlotSet("appointment_id", appointment.id), SlotSet("open_question", None)]
     assert [e.event for e in env.reminders.history(appointment.id)].count(states.CONFIRMED) == 1
 
 
@@ -514,7 +547,7 @@ async def test_booking_down_queues_the_cancel_once_and_the_worker_finishes_it(
 
 # --- 6. several appointments, no id -----------------------------------------------------------
 
-async def test_cancel_by_text_with_several_appointments_asks_which(env, domain, cast, booking_service):
+async def test_cancel_by_text_with_several_appointments_asks_which(env, domain, cast, booking_service, clock):
     person = cast.take(several=True)
     lang = person.language
     texts_by_lang = {"ca": "vull anul·lar la cita", "es": "quiero anular la cita",
@@ -570,7 +603,8 @@ async def test_reminder_template_in_the_citizens_language(lang, env, domain, cas
         f'/cancel_appointment{{"appointment_id":"{appointment.id}"}}']
     body = message["custom"]["text"]
     assert all(p in body for p in parameters)
-    assert events == [SlotSet("appointment_id", appointment.id), SlotSet("language", lang)]
+    assert events == [SlotSet("appointment_id", appointment.id), SlotSet("language", lang),
+                      SlotSet("open_question", f"attend:{appointment.id}")]
 
 
 async def test_reminder_names_the_weekday_in_catalan(env, domain, cast):
@@ -604,7 +638,7 @@ async def test_reminder_is_not_sent_for_another_number_or_a_cancelled_appointmen
 # --- 8. questions ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-async def test_appointment_details(lang, env, domain, cast):
+async def test_appointment_details(lang, env, domain, cast, clock):
     person = cast.reader(lang)
     messages, events = await run(ActionAppointmentDetails(), typed(
         person.phone, "ask_appointment_details", "?", lang), domain)
@@ -660,14 +694,14 @@ async def test_location_without_an_appointment_lists_every_office(env, domain):
 
 
 def _open_now(office: dict) -> bool:
-    now = datetime.now(MADRID)
+    now = bot.clock.now(MADRID)
     clock = f"{now:%H:%M}"
     return any(h["weekday"] == now.weekday() and h["opens"] <= clock < h["closes"]
                for h in office["opening_hours"])
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-async def test_opening_hours_of_the_appointments_office(lang, env, domain, cast):
+async def test_opening_hours_of_the_appointments_office(lang, env, domain, cast, clock):
     person = cast.reader(lang)
     office = OFFICE[person.appointment.office_id]
     messages, events = await run(ActionTellOpeningHours(), typed(
@@ -741,30 +775,309 @@ async def test_request_human_still_flags_the_conversation_when_booking_is_down(e
     assert len(messages) == 1  # told something, never silence
 
 
-# --- cancelling in words is never done on a guess ---------------------------------------------
+# --- a typed cancellation is asked back; only the tap cancels ------------------------------------
 
-async def test_unsure_cancel_in_words_is_asked_back_then_done_by_the_button(env, domain, cast,
-                                                                           booking_service):
-    person = cast.take("ca")
+TYPED_CANCEL = {"ca": "Hola, no podré venir demà, tinc febre", "es": "anulela porfa, no puedo ir",
+                "en": "can't make it tomorrow sorry, please cancel"}
+
+
+def payloads_of(message: dict[str, Any]) -> list[str]:
+    return [b["payload"] for b in message["buttons"]]
+
+
+def cancel_and_keep(appointment: Appointment) -> list[str]:
+    return [f'/cancel_appointment{{"appointment_id":"{appointment.id}"}}',
+            f'/keep_appointment{{"appointment_id":"{appointment.id}"}}']
+
+
+def reminder_turn(appointment: Appointment) -> list[dict[str, Any]]:
+    """The events the daily reminder leaves in the tracker: Recorda's
+    trigger, the reminder action and its question."""
+    return [{"event": "user", "text": "EXTERNAL: EXTERNAL_appointment_reminder",
+             "parse_data": {"intent": {"name": "EXTERNAL_appointment_reminder"}},
+             "metadata": {"is_external": True}, "input_channel": "messagebird"},
+            {"event": "action", "name": "action_send_reminder"},
+            {"event": "slot", "name": "appointment_id", "value": appointment.id},
+            {"event": "slot", "name": "open_question", "value": f"attend:{appointment.id}"},
+            {"event": "action", "name": "action_listen"}]
+
+
+def after_reminder(appointment: Appointment) -> dict[str, Any]:
+    return {"appointment_id": appointment.id, "open_question": f"attend:{appointment.id}"}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+async def test_a_typed_cancellation_is_asked_with_buttons_and_only_the_tap_cancels(
+        lang, env, domain, cast, booking_service):
+    person = cast.take(lang)
     appointment = person.appointment
-    unsure = typed(person.phone, "cancel_appointment", "no sé si podré", "ca",
-                   slots={"appointment_id": appointment.id})
-    unsure.latest_message["intent"]["confidence"] = 0.6
+    schedule_reminder(env, person)
+    office = OFFICE[appointment.office_id]
+    # However sure the model is, words are asked back.
+    tracker = typed(person.phone, "cancel_appointment", TYPED_CANCEL[lang], lang,
+                    slots=after_reminder(appointment), earlier=reminder_turn(appointment))
 
-    messages, _ = await run(ActionCancelAppointment(), unsure, domain)
+    messages, events = await run(ActionCancelAppointment(), tracker, domain)
 
     [question] = messages
-    assert question["text"].startswith("Voleu anul·lar la cita del")
-    assert [b["payload"] for b in question["buttons"]] == [
-        f'/cancel_appointment{{"appointment_id":"{appointment.id}"}}',
-        f'/confirm_appointment{{"appointment_id":"{appointment.id}"}}']
-    assert fetch(booking_service, appointment.id).status == appointment.status  # nothing done
+    assert question["text"] == response_text(
+        "utter_ask_cancel", lang, when=when(appointment, lang),
+        office=response_text("utter_at_office", lang, office=office["name"]))
+    assert office["name"] in question["text"]
+    assert_written_out(question["text"], appointment, lang)
+    assert payloads_of(question) == cancel_and_keep(appointment)
+    assert [b["title"] for b in question["buttons"]] == [
+        response_text("utter_button_yes_cancel", lang), response_text("utter_button_keep_it", lang)]
+    assert all(len(b["title"]) <= 20 for b in question["buttons"])
+    assert SlotSet("open_question", f"cancel:{appointment.id}") in events
+    assert fetch(booking_service, appointment.id).status == BOOKED
+    assert env.reminders.get(appointment.id).state == states.SCHEDULED
 
-    sure = typed(person.phone, "cancel_appointment", "anul·leu-la, no hi podré anar", "ca",
-                 slots={"appointment_id": appointment.id})
-    sure.latest_message["intent"]["confidence"] = 0.97
-    await run(ActionCancelAppointment(), sure, domain)
-    assert fetch(booking_service, appointment.id).status == "cancelled"
+    messages, _ = await run(ActionCancelAppointment(),
+                            tap(person.phone, "cancel_appointment", appointment.id, lang), domain)
+
+    assert fetch(booking_service, appointment.id).status == CANCELLED
+    assert texts(messages) == [response_text("utter_cancelled", lang, when=when(appointment, lang),
+                                             link=booking_link(lang))]
+    assert env.reminders.history(appointment.id)[-1].detail == {"channel": "button"}
+
+
+async def test_typed_slash_payload_is_text_and_never_a_tap(env, domain, cast, booking_service):
+    """What a citizen types, even a payload, is not a button: asked back."""
+    person = cast.take("es")
+    appointment = person.appointment
+    payload = f'/cancel_appointment{{"appointment_id":"{appointment.id}"}}'
+    tracker = make_tracker(person.phone, "cancel_appointment", payload, {"appointment_id": appointment.id},
+                           {"language": "es"}, kind="text")
+
+    messages, _ = await run(ActionCancelAppointment(), tracker, domain)
+
+    assert payloads_of(messages[0]) == cancel_and_keep(appointment)
+    assert fetch(booking_service, appointment.id).status == BOOKED
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+async def test_no_keep_it_button_keeps_the_appointment_untouched(lang, env, domain, cast, booking_service):
+    person = cast.take(lang)
+    appointment = person.appointment
+    schedule_reminder(env, person)
+
+    messages, events = await run(ActionKeepAppointment(),
+                                 tap(person.phone, "keep_appointment", appointment.id, lang), domain)
+
+    assert texts(messages) == [response_text("utter_kept", lang, when=when(appointment, lang))]
+    after = fetch(booking_service, appointment.id)
+    assert (after.status, after.confirmed_at, after.cancelled_at) == (BOOKED, None, None)
+    assert env.reminders.get(appointment.id).state == states.SCHEDULED
+    assert SlotSet("open_question", None) in events
+
+
+async def test_the_cancel_question_lapses_when_the_appointment_starts(env, domain, cast, booking_service,
+                                                                     clock):
+    person = cast.take("ca")
+    appointment = person.appointment
+    clock.set(appointment.starts_at + timedelta(minutes=1))
+
+    messages, _ = await run(ActionCancelAppointment(),
+                            tap(person.phone, "cancel_appointment", appointment.id, "ca"), domain)
+
+    assert fetch(booking_service, appointment.id).status == BOOKED
+    assert messages[0]["text"].startswith(response_text("utter_operation_refused", "ca", reason="", phone="")
+                                          .split("{")[0][:20])
+    assert response_text("utter_reason_not_cancellable", "ca") in messages[0]["text"]
+
+
+# --- short answers read in context -------------------------------------------------------------
+
+# Which words are a short yes is the NLU's part (intent affirm: tests/nlu,
+# tests/stories); the action reads the intent against the open question.
+@pytest.mark.parametrize("lang,text", [("ca", "d'acord"), ("es", "vale"), ("en", "👍")])
+async def test_a_short_yes_right_after_the_reminder_confirms_as_a_typed_answer(
+        lang, text, env, domain, cast, booking_service):
+    person = cast.take(lang)
+    appointment = person.appointment
+    schedule_reminder(env, person)
+    tracker = typed(person.phone, "affirm", text, lang, slots=after_reminder(appointment),
+                    earlier=reminder_turn(appointment))
+
+    messages, events = await run(ActionShortAnswer(), tracker, domain)
+
+    assert fetch(booking_service, appointment.id).status == CONFIRMED
+    assert messages[0]["text"].startswith(response_text("utter_confirmed", lang, name=person.first_name,
+                                                        when="", office="").split(",")[0])
+    assert env.reminders.get(appointment.id).state == states.CONFIRMED
+    assert env.reminders.history(appointment.id)[-1].detail == {"channel": "text"}
+    assert SlotSet("open_question", None) in events
+
+
+async def test_a_short_yes_after_another_exchange_confirms_nothing(env, domain, cast, booking_service):
+    person = cast.take("ca")
+    appointment = person.appointment
+    earlier = reminder_turn(appointment) + [
+        {"event": "user", "text": "on és l'oficina?", "parse_data": {"intent": {"name": "ask_location"}}},
+        {"event": "action", "name": "action_tell_location"},
+        {"event": "action", "name": "action_listen"}]
+    tracker = typed(person.phone, "affirm", "ok", "ca", slots=after_reminder(appointment), earlier=earlier)
+
+    messages, _ = await run(ActionShortAnswer(), tracker, domain)
+
+    assert texts(messages) == [response_text("utter_noted", "ca")]
+    assert fetch(booking_service, appointment.id).status == BOOKED
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+async def test_a_bare_no_after_the_reminder_asks_keep_or_cancel_and_cancels_nothing(
+        lang, env, domain, cast, booking_service):
+    person = cast.take(lang)
+    appointment = person.appointment
+    tracker = typed(person.phone, "deny", "no", lang, slots=after_reminder(appointment),
+                    earlier=reminder_turn(appointment))
+
+    messages, events = await run(ActionShortAnswer(), tracker, domain)
+
+    [question] = messages
+    assert question["text"] == response_text("utter_keep_or_cancel", lang, when=when(appointment, lang))
+    assert payloads_of(question) == list(reversed(cancel_and_keep(appointment)))
+    assert SlotSet("open_question", f"keep_or_cancel:{appointment.id}") in events
+    assert fetch(booking_service, appointment.id).status == BOOKED
+
+
+def cancel_question_turn(appointment: Appointment) -> list[dict[str, Any]]:
+    return [{"event": "user", "text": "vull anul·lar", "parse_data": {"intent": {"name": "cancel_appointment"}}},
+            {"event": "action", "name": "action_cancel_appointment"},
+            {"event": "slot", "name": "open_question", "value": f"cancel:{appointment.id}"},
+            {"event": "action", "name": "action_listen"}]
+
+
+async def test_a_typed_yes_to_the_cancel_question_points_to_the_button(env, domain, cast, booking_service):
+    person = cast.take("ca")
+    appointment = person.appointment
+    tracker = typed(person.phone, "affirm", "sí", "ca",
+                    slots={"appointment_id": appointment.id, "open_question": f"cancel:{appointment.id}"},
+                    earlier=cancel_question_turn(appointment))
+
+    messages, events = await run(ActionShortAnswer(), tracker, domain)
+
+    assert messages[0]["text"] == response_text("utter_tap_to_cancel", "ca", when=when(appointment, "ca"))
+    assert payloads_of(messages[0]) == cancel_and_keep(appointment)
+    assert fetch(booking_service, appointment.id).status == BOOKED
+    assert SlotSet("open_question", f"cancel:{appointment.id}") in events
+
+
+async def test_a_typed_no_to_the_cancel_question_keeps_the_appointment(env, domain, cast, booking_service):
+    person = cast.take("es")
+    appointment = person.appointment
+    tracker = typed(person.phone, "deny", "no", "es",
+                    slots={"appointment_id": appointment.id, "open_question": f"cancel:{appointment.id}"},
+                    earlier=cancel_question_turn(appointment))
+
+    messages, _ = await run(ActionShortAnswer(), tracker, domain)
+
+    assert texts(messages) == [response_text("utter_kept", "es", when=when(appointment, "es"))]
+    assert fetch(booking_service, appointment.id).status == BOOKED
+
+
+def session_events(tracker: Tracker) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in tracker.events if e.get("event") == "slot"}
+
+
+async def test_a_new_session_carries_an_open_question_and_drops_a_stale_one(env, domain, cast):
+    appointment = cast.reader("ca").appointment
+    slots = {"language": "ca", **after_reminder(appointment)}
+    open_tracker = Tracker("+34600000000", {**slots}, {}, [
+        {"event": "action", "name": "action_session_start"}, *reminder_turn(appointment)],
+        False, None, {}, "action_listen")
+    stale_tracker = Tracker("+34600000000", {**slots}, {}, [
+        {"event": "action", "name": "action_session_start"}, *reminder_turn(appointment),
+        {"event": "user", "text": "gràcies", "parse_data": {"intent": {"name": "thank"}}},
+        {"event": "action", "name": "utter_thank"}, {"event": "action", "name": "action_listen"}],
+        False, None, {}, "action_listen")
+
+    _, carried = await run(ActionSessionStart(), open_tracker, domain)
+    _, dropped = await run(ActionSessionStart(), stale_tracker, domain)
+
+    assert carried[0]["event"] == "session_started" and carried[-1]["name"] == "action_listen"
+    assert SlotSet("open_question", f"attend:{appointment.id}") in carried
+    assert SlotSet("language", "ca") in carried and SlotSet("language", "ca") in dropped
+    assert not any(e.get("name") == "open_question" for e in dropped)
+
+
+# --- only the citizen's own signed WhatsApp acts ---------------------------------------------------
+
+FORGERIES = {
+    "Rasa's REST channel": {"channel": "rest", "sealed": False},
+    "Rasa's HTTP API (no channel)": {"channel": None, "sealed": False},
+    "WhatsApp channel name, no seal": {"channel": "messagebird", "sealed": False},
+}
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+@pytest.mark.parametrize("action,intent", [(ActionCancelAppointment, "cancel_appointment"),
+                                           (ActionConfirmAppointment, "confirm_appointment"),
+                                           (ActionKeepAppointment, "keep_appointment")])
+async def test_a_tap_that_did_not_come_through_the_signed_channel_changes_nothing(
+        forgery, action, intent, env, domain, cast, booking_service):
+    victim = cast.reader("ca")
+    appointment = victim.appointment
+
+    messages, events = await run(action(), tap(victim.phone, intent, appointment.id, "ca",
+                                               **FORGERIES[forgery]), domain)
+
+    assert texts(messages) == [response_text("utter_only_own_whatsapp", "ca")]
+    assert events == []
+    after = fetch(booking_service, appointment.id)
+    assert (after.status, after.confirmed_at, after.cancelled_at) == (BOOKED, None, None)
+    assert env.outbox.all() == []
+
+
+async def test_a_seal_made_with_another_secret_is_refused(env, domain, cast, booking_service):
+    victim = cast.reader("es")
+    appointment = victim.appointment
+    tracker = tap(victim.phone, "cancel_appointment", appointment.id, "es")
+    user = tracker.events[-1]
+    user["metadata"][channel_seal.METADATA_KEY] = channel_seal.seal(
+        "a-guessed-secret-of-some-length", "messagebird", victim.phone, user["message_id"], "button",
+        user["text"])
+
+    messages, _ = await run(ActionCancelAppointment(), tracker, domain)
+
+    assert texts(messages) == [response_text("utter_only_own_whatsapp", "es")]
+    assert fetch(booking_service, appointment.id).status == BOOKED
+
+
+async def test_a_seal_of_another_sender_is_refused(env, domain, cast, booking_service):
+    """A sealed tap replayed into another citizen's conversation."""
+    victim, attacker = cast.reader("en"), cast.take("en")
+    tracker = tap(victim.phone, "cancel_appointment", victim.appointment.id, "en")
+    user = tracker.events[-1]
+    user["metadata"][channel_seal.METADATA_KEY] = channel_seal.seal(
+        ACTION_TOKEN, "messagebird", attacker.phone, user["message_id"], "button", user["text"])
+
+    await run(ActionCancelAppointment(), tracker, domain)
+
+    assert fetch(booking_service, victim.appointment.id).status == BOOKED
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+async def test_appointment_details_are_not_told_outside_the_signed_channel(forgery, env, domain, cast):
+    person = cast.reader("es")
+    tracker = typed(person.phone, "ask_appointment_details", "cuando es mi cita", "es",
+                    **FORGERIES[forgery])
+
+    messages, _ = await run(ActionAppointmentDetails(), tracker, domain)
+
+    assert texts(messages) == [response_text("utter_only_own_whatsapp", "es")]
+
+
+async def test_the_reminder_is_sent_only_on_recordas_own_trigger(env, domain, cast):
+    person = cast.reader("ca")
+    tracker = typed(person.phone, "EXTERNAL_appointment_reminder", "EXTERNAL: reminder", "ca",
+                    channel=None, sealed=False)
+    tracker.latest_message["entities"] = [{"entity": "appointment_id", "value": person.appointment.id}]
+
+    messages, events = await run(ActionSendReminder(), tracker, domain)
+
+    assert (messages, events) == ([], [])
 
 
 async def test_a_citizen_who_writes_first_is_answered_in_the_language_of_their_booking(env, domain, cast):

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+import bot.clock
 from bot.booking import (
     ACTIVE_STATUSES, ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW, AppointmentNotFound,
     BookingError, BookingRefused, BookingUnavailable,
@@ -106,7 +107,7 @@ async def test_confirm_is_idempotent(booking):
     booked = await appointment_of(booking, NEXT_DAY, "Montserrat Puig i Ferrer")
     confirmed = await booking.confirm(booked.id)
     assert confirmed.status == CONFIRMED
-    assert abs(confirmed.confirmed_at - datetime.now(MADRID)) < timedelta(minutes=1)
+    assert abs(confirmed.confirmed_at - bot.clock.now(MADRID)) < timedelta(minutes=1)
     assert await booking.confirm(booked.id) == confirmed
     # A confirmation from yesterday keeps its time too.
     earlier = (await later_appointments(booking, CONFIRMED))[0]

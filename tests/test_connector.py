@@ -5,39 +5,17 @@ from __future__ import annotations
 import json
 import time
 
-import aiohttp
 import jwt
 import pytest
-from sanic import Sanic
 
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
 from connectors import messagebird_content as content
+from connectors import messagebird_webhook as webhook_json
 from connectors.messagebird import MessageBirdInput
-from connectors.messagebird_signature import HEADER, SignatureError, sign_webhook, verify_webhook
-from tests.conftest import free_port
+from connectors.messagebird_signature import SignatureError, sign_webhook, verify_webhook
+from tests.messagebird_fixtures import CITIZEN, SIGNING_KEY, Webhook, inbound, status
 from tests.recording_server import RecordingServer
-
-SIGNING_KEY = "test-signing-key-at-least-32-bytes-long"
-CITIZEN = "+34612345678"
-
-
-def inbound(message_type: str, content_: dict, message_id: str = "in-1", **extra) -> dict:
-    return {"type": "message.created",
-            "contact": {"id": "c1", "msisdn": 34612345678, "displayName": "Montse"},
-            "conversation": {"id": "conv1", "status": "active"},
-            "message": {"id": message_id, "direction": "received", "status": "received",
-                        "platform": "whatsapp", "from": CITIZEN, "to": "channel",
-                        "type": message_type, "content": content_, **extra}}
-
-
-def status(message_id: str, status_: str, error: dict = None) -> dict:
-    message = {"id": message_id, "direction": "sent", "status": status_, "type": "hsm",
-               "to": CITIZEN, "updatedDatetime": "2026-11-30T09:00:01Z"}
-    if error:
-        message["error"] = error
-    return {"type": "message.updated", "message": message}
-
 
 # --- signatures ---------------------------------------------------------------
 URL = "https://recorda.example.cat/webhooks/messagebird/webhook"
@@ -152,53 +130,121 @@ def test_malformed_bodies_raise(body):
         content.parse_event(body)
 
 
+# Shapes that crashed the old dict walking (fuzzing: 500s), and their neighbours.
+TAP = '/cancel_appointment{"appointment_id":"VLD-4"}'
+
+
+@pytest.mark.parametrize("body", [
+    inbound("interactive", "a string"),
+    inbound("interactive", ["a", "list"]),
+    inbound("interactive", [["interactive", {"reply": {"id": TAP}}]]),  # pairs are not an object
+    inbound("interactive", {"interactive": "x"}),
+    inbound("interactive", {"interactive": {"type": "button_reply", "reply": [TAP]}}),
+    inbound("interactive", {"interactive": {"type": "button_reply", "reply": {"id": ["x"]}}}),
+    inbound("interactive", {"interactive": {"type": "button_reply"}}),
+    inbound("button", "a string"),
+    inbound("button", {"button": ["x"]}),
+    inbound("button", {"button": {"payload": 7, "text": "Anul·la"}}),
+    inbound("text", ["hola"]),
+    inbound("text", {"text": 12}),
+    inbound("text", {"text": None}),
+    inbound(["interactive"], {"interactive": {}}),
+    inbound(None, {}),
+    {**inbound("text", {"text": "hola"}), "type": ["message.created"]},
+    {**inbound("text", {"text": "hola"}), "contact": "x", "message": {
+        **inbound("text", {"text": "hola"})["message"], "from": None}},
+    inbound("text", {"text": "hola"}, message_id=["in-1"]),
+    inbound("text", {"text": "hola"}, message_id=True),
+    inbound("text", {"text": "hola"}, message_id="x" * 65),
+    inbound("text", {"text": "hola"}, replyTo="out-1"),
+    inbound("text", {"text": "ho\x00la"}),
+    inbound("text", {"text": "\ud800"}),
+    status("out-1", ["read"]),
+    status("out-1", "failed", error="302"),
+    status("out-1", "x" * 33),
+    [inbound("text", {"text": "hola"})],
+    "message.created",
+    None,
+])
+def test_wrong_shapes_are_malformed_not_crashes(body):
+    with pytest.raises(content.MalformedWebhook):
+        content.parse_event(body)
+
+
+def test_unknown_fields_are_tolerated_everywhere():
+    body = inbound("interactive", {"interactive": {
+        "type": "button_reply", "reply": {"id": TAP, "text": "Anul·la", "new": [1]}, "new": {}},
+        "new": "x"}, replyTo={"id": "out-1", "new": None}, new={"deep": [1, 2]})
+    body["new"] = ["anything"]
+    body["conversation"] = ["not", "read", "by", "Recorda"]
+    msg = content.parse_event(body)
+    assert (msg.text, msg.kind, msg.metadata["reply_to"], msg.metadata["title"]) == (TAP, "button", "out-1", "Anul·la")
+
+
+def test_cloud_api_style_reply_and_integer_ids():
+    body = inbound("interactive", {"interactive": {"type": "list_reply",
+                                                   "list_reply": {"id": TAP, "title": "dt. 1/12"}}},
+                   message_id=12345)
+    msg = content.parse_event(body)
+    assert (msg.text, msg.kind, msg.message_id, msg.metadata["title"]) == (TAP, "button", "12345", "dt. 1/12")
+
+
+def test_only_button_and_list_replies_are_taps():
+    other = content.parse_event(inbound("interactive", {"interactive": {
+        "type": "nfm_reply", "reply": {"id": TAP, "text": "x"}}}))
+    assert (other.kind, other.metadata["media_type"]) == ("media", "interactive")
+    assert other.text == '/EXTERNAL_media_message{"media_type":"other"}'
+    # A reply whose id is not a payload of ours and that shows nothing: unreadable.
+    with pytest.raises(content.MalformedWebhook):
+        content.parse_event(inbound("button", {"button": {"payload": "not ours"}}))
+    too_long = "/" + "a" * 300
+    msg = content.parse_event(inbound("button", {"button": {"payload": too_long, "text": "Sí"}}))
+    assert (msg.text, msg.kind) == ("Sí", "text")
+
+
+def test_media_stays_media_and_content_may_be_absent():
+    msg = content.parse_event(inbound("image", None))
+    assert (msg.kind, msg.metadata["media_type"]) == ("media", "image")
+    with pytest.raises(content.MalformedWebhook):
+        content.parse_event(inbound("image", ["not", "an", "object"]))
+
+
+@pytest.mark.parametrize("code,expected", [("302", 302), (302, 302), ("3O2", None), (-1, None),
+                                           (2**40, None), ("٣٠٢", None), (None, None)])
+def test_status_error_codes_are_numbers_or_none(code, expected):
+    event = content.parse_event(status("out-1", "failed", {"code": code}))
+    assert event.error_code == expected
+
+
+@pytest.mark.parametrize("stamp,kept", [("2026-11-30T09:00:01Z", True), ("2026-11-30T09:00:01.123456789Z", False),
+                                        ("0001-01-01T00:00:00+01:00", False), ("9999-12-31T23:59:59-01:00", False),
+                                        ("yesterday", False)])
+def test_status_times_are_plausible_or_none(stamp, kept):
+    body = status("out-1", "read")
+    body["message"]["updatedDatetime"] = stamp
+    assert content.parse_event(body).at == (stamp if kept else None)
+
+
+@pytest.mark.parametrize("raw,ok", [
+    (b"[" * 32 + b"]" * 32, True),
+    (b"[" * 33 + b"]" * 33, False),
+    (b'{"a":' * 40 + b"1" + b"}" * 40, False),
+    (b"[" * 100_000 + b"]" * 100_000, False),  # past Python's recursion limit
+    (b'{"a": NaN}', False),
+    ('{"a": "àü\\u00ff\\u2060"}'.encode(), True),
+    (b'{"a": "\xff"}', False),  # not UTF-8
+    (b"\xef\xbb\xbf{}", False),
+    (b"", False),
+], ids=["32 levels", "33 levels", "40 objects", "100000 levels", "NaN", "unicode", "not UTF-8", "BOM", "empty"])
+def test_json_is_read_within_bounds(raw, ok):
+    if ok:
+        webhook_json.read_json(raw)
+    else:
+        with pytest.raises(content.MalformedWebhook):
+            webhook_json.read_json(raw)
+
+
 # --- the webhook over HTTP -------------------------------------------------------
-class Webhook:
-    """The connector's blueprint on a real Sanic server, with a recording
-    provider API behind its output channel."""
-
-    def __init__(self, db_url: str, provider: RecordingServer):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/webhooks/messagebird/webhook"
-        self.received = []
-        self.fail_next = False
-        self.channel = MessageBirdInput(
-            api_url=provider.url, access_key="ak", channel_id="channel", signing_key=SIGNING_KEY,
-            webhook_url=None, template_namespace="ns", template_name="recorda_appointment_reminder",
-            template_languages={"ca": "ca", "es": "es", "en": "en"}, db_url=db_url)
-        self.channel.client.backoff_base = 0.01
-
-    async def on_new_message(self, message):
-        if self.fail_next:
-            self.fail_next = False
-            raise RuntimeError("assistant crashed")
-        self.received.append(message)
-
-    async def start(self):
-        app = Sanic(f"webhook_test_{self.port}")
-        app.blueprint(self.channel.blueprint(self.on_new_message), url_prefix="/webhooks/messagebird")
-        self.server = await app.create_server(host="127.0.0.1", port=self.port,
-                                              return_asyncio_server=True, access_log=False)
-        await self.server.startup()
-        await self.server.start_serving()
-        return self
-
-    async def stop(self):
-        self.server.close()
-        await self.server.wait_closed()
-        await self.channel.client.close()
-
-    async def post(self, body, key=SIGNING_KEY, raw: bytes = None, token=None, signed_body=None):
-        data = raw if raw is not None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        token = token or sign_webhook(key, self.url, signed_body if signed_body is not None else data)
-        if token != "none":
-            headers[HEADER] = token
-        async with aiohttp.ClientSession() as session:
-            async with session.post(self.url, data=data, headers=headers) as resp:
-                return resp.status, await resp.json()
-
-
 @pytest.fixture
 async def provider():
     server = await RecordingServer().start()
@@ -208,7 +254,7 @@ async def provider():
 
 @pytest.fixture
 async def webhook(db_url, provider):
-    hook = await Webhook(db_url, provider).start()
+    hook = await Webhook(db_url, provider.url).start()
     yield hook
     await hook.stop()
 
@@ -249,6 +295,63 @@ async def test_malformed_signed_webhook_gets_400(webhook):
     code, _ = await webhook.post({"type": "message.created"})
     assert code == 400
     assert webhook.received == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", [
+    inbound("interactive", "a string"),
+    inbound("interactive", ["a", "list"]),
+    inbound("button", ["a", "list"]),
+    inbound(["interactive"], {"interactive": {}}),
+    inbound({"kind": "text"}, {"text": "hola"}),
+], ids=["content string", "content list", "button content list", "type list", "type object"])
+async def test_signed_webhooks_of_the_wrong_shape_get_400_not_500(webhook, body, caplog):
+    caplog.set_level("WARNING", logger="connectors.messagebird")
+    code, answer = await webhook.post(body)
+    assert code == 400 and answer["error"].startswith("malformed webhook: ")
+    assert webhook.received == []
+    [line] = [r for r in caplog.records if r.name == "connectors.messagebird"]
+    assert line.levelname == "WARNING" and "Malformed MessageBird webhook" in line.getMessage()
+
+
+@pytest.mark.asyncio
+async def test_malformed_webhook_log_line_is_truncated(webhook, caplog):
+    caplog.set_level("WARNING", logger="connectors.messagebird")
+    body = inbound("text", {"text": ["x" * 50_000]})
+    assert (await webhook.post(body))[0] == 400
+    [line] = [r.getMessage() for r in caplog.records if r.name == "connectors.messagebird"]
+    assert len(line) < 400 and "x" * 200 not in line
+
+
+@pytest.mark.asyncio
+async def test_deeply_nested_signed_webhook_gets_400(webhook):
+    for depth in (40, 5_000):
+        raw = b'{"type": "message.created", "message": ' + b"[" * depth + b"]" * depth + b"}"
+        code, answer = await webhook.post(None, raw=raw)
+        assert code == 400 and "nested deeper than 32" in answer["error"]
+    assert webhook.received == []
+
+
+@pytest.mark.asyncio
+async def test_body_cap_is_configurable(db_url, provider):
+    hook = await Webhook(db_url, provider.url, max_body_bytes=2048).start()
+    try:
+        small = inbound("text", {"text": "a" * 1000}, message_id="cap-1")
+        big = inbound("text", {"text": "a" * 3000}, message_id="cap-2")
+        assert (await hook.post(small))[0] == 200
+        assert (await hook.post(big)) == (413, {"error": "body too large"})
+        assert [m.message_id for m in hook.received] == ["cap-1"]
+    finally:
+        await hook.stop()
+
+
+def test_body_cap_comes_from_the_credentials(db_url, monkeypatch):
+    monkeypatch.setenv("RECORDA_DB_URL", db_url)
+    creds = {"access_key": "ak", "channel_id": "ch", "signing_key": SIGNING_KEY}
+    assert MessageBirdInput.from_credentials(creds).max_body_bytes == 1_000_000
+    assert MessageBirdInput.from_credentials({**creds, "max_body_bytes": 4096}).max_body_bytes == 4096
+    monkeypatch.setenv("MESSAGEBIRD_MAX_BODY_BYTES", "8192")
+    assert MessageBirdInput.from_credentials(creds).max_body_bytes == 8192
 
 
 @pytest.mark.asyncio

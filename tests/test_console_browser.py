@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime
 
 import pytest
 
+import bot.clock
 from bot.config import PROJECT_ROOT
 from bot.dev import Stack
 from bot.reminders.store import ReminderStore
@@ -48,7 +48,7 @@ class Town:
         self.stack = stack
         self.url = stack.web_url
         self.store = ReminderStore(f"sqlite:///{stack.var_dir / 'recorda.db'}")
-        self.day = next_service_day(datetime.now(MADRID).date())
+        self.day = next_service_day(bot.clock.now(MADRID).date())
 
     def create_users(self) -> None:
         """Through the console's own commands, as a town's IT would."""

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from html import unescape
 from typing import Dict, List, Tuple
 
+import bot.clock
 from bot.booking import Appointment
 from bot.phone import check_for_whatsapp, mask, to_e164
 from bot.reminders import states
@@ -56,7 +57,7 @@ async def a_day_with_reminders(booking, console) -> Day:  # noqa: F811
     confirmed, cancelled, failed, unanswered, without_reminder = usable[:5]
 
     store = ReminderStore(console.settings.db_url)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = bot.clock.now(timezone.utc).replace(microsecond=0)
     sent_at = now - timedelta(hours=3)
     for a in (confirmed, cancelled, failed, unanswered):
         store.schedule(a.id, day, office_id, check_for_whatsapp(a.phone).e164, a.language, at=sent_at)

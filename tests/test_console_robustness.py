@@ -10,12 +10,13 @@ one that answers."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import Iterable, List, Tuple
 
 import pytest
 from yarl import URL
 
+import bot.clock
 from bot.booking import BookingSystem, BookingUnavailable
 from bot.console.query_values import MAX_PAGE, page_number, row_id
 from bot.console.tracker import _metadata
@@ -25,7 +26,7 @@ from tests.console_fixtures import console  # noqa: F401
 from tests.test_console_security import TownBooking
 
 ANNA = "+34612345678"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = bot.clock.now(timezone.utc).replace(microsecond=0)
 
 
 class DownBookingSystem(BookingSystem):

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+import bot.clock
 from bot.booking import (AppointmentNotFound, Appointment, BookingRefused, BookingSystem, Office,
                          Procedure)
 from bot.console.accounts import ADMIN, EDITOR, STAFF, role_at_least
@@ -33,7 +34,7 @@ OFFICE = "oac-centre"
 NASTY_NAME = "<script>alert('x')</script> \"Anna\" d'Urgell"
 NASTY_MESSAGE = "<img src=x onerror=alert(1)> on és l'oficina?"
 FORMULA_NAME = "=HYPERLINK(\"http://evil.example\",\"Anna\")"
-TODAY = datetime.now(MADRID).date()
+TODAY = bot.clock.now(MADRID).date()
 DAY = next_service_day(TODAY, ())
 
 
@@ -86,7 +87,7 @@ def booking():
 def fill(console) -> None:  # noqa: F811
     """Anna's reminder (sent, then cancelled) and her conversation."""
     store = ReminderStore(console.settings.db_url)
-    now = datetime.now(MADRID).replace(microsecond=0)
+    now = bot.clock.now(MADRID).replace(microsecond=0)
     store.schedule("A1", DAY, OFFICE, ANNA, "ca", at=now - timedelta(hours=2))
     assert store.claim_for_sending("A1", at=now - timedelta(hours=1))
     store.mark_sent("A1", "m-A1", at=now - timedelta(hours=1))

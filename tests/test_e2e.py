@@ -8,14 +8,15 @@ import json
 import subprocess
 import sys
 import urllib.request
-from datetime import datetime
 
 import pytest
 
+import bot.clock
 from bot.config import PROJECT_ROOT
 from bot.dev import Stack
 from bot.phone import to_e164
 from bot.reminders.store import ReminderStore
+from bot.sandbox.booking_seed import MADRID
 from bot.sandbox.citizens import CITIZENS
 from bot.service_days import next_service_day
 from connectors.messagebird_signature import HEADER, sign_webhook
@@ -84,7 +85,7 @@ def test_each_citizen_with_whatsapp_gets_one_reminder_in_their_language(stack, r
         message = reminder_of(stack, citizen(name))
         assert phrase in message["rendered"]
         assert [b["title"] for b in message["buttons"]][0] == button
-    tomorrow = next_service_day(datetime.now().date())
+    tomorrow = next_service_day(bot.clock.now(MADRID).date())
     weekday_ca = ["dilluns", "dimarts", "dimecres", "dijous", "divendres"][tomorrow.weekday()]
     assert weekday_ca in reminder_of(stack, citizen("Montserrat Puig i Ferrer"))["rendered"]
     for c in CITIZENS:
@@ -171,3 +172,62 @@ def test_the_assistant_follows_the_citizen_into_another_language(stack, reminder
     tapped = reply(stack, msisdn, button={"message_id": reminder_of(stack, msisdn)["id"], "index": 0})
     [confirmed] = wait_for(lambda: replies_after(stack, msisdn, tapped["message"]["id"]))
     assert "Su cita queda confirmada" in text_of(confirmed)  # a tap keeps the language
+
+
+# --- trust: only the citizen's own WhatsApp, and words never cancel at once --------------------
+
+def test_the_unauthenticated_rest_channel_is_not_served(stack):
+    status, _ = call("POST", f"{stack.rasa_url}/webhooks/rest/webhook",
+                     {"sender": citizen("Carme Sala Pujol"), "message": "vull anul·lar la meva cita"})
+    assert status == 404
+
+
+def test_a_typed_cancellation_is_asked_first_and_only_the_tap_cancels(stack, reminders_sent):
+    msisdn = citizen("Laia Serra Font")
+    appointment_id = appointment_id_of(reminder_of(stack, msisdn))
+    sent = reply(stack, msisdn, text="Hola, no podré venir demà, tinc febre")
+    [question] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert question["type"] == "interactive" and "Voleu anul·lar la cita" in text_of(question)
+    buttons = question["content"]["interactive"]["action"]["buttons"]
+    assert [b["title"] for b in buttons] == ["Sí, anul·la-la", "No, mantenir-la"]
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "booked"
+    tapped = reply(stack, msisdn, button={"message_id": question["id"], "index": 0})
+    [done] = wait_for(lambda: replies_after(stack, msisdn, tapped["message"]["id"]))
+    assert "anul·lat" in text_of(done)
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "cancelled"
+
+
+def test_a_short_si_right_after_the_reminder_confirms(stack, reminders_sent):
+    msisdn = citizen("José Fernández Ruiz")
+    appointment_id = appointment_id_of(reminder_of(stack, msisdn))
+    sent = reply(stack, msisdn, text="si")
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert "queda confirmada" in text_of(answer)
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "confirmed"
+    store = ReminderStore(f"sqlite:///{stack.var_dir / 'recorda.db'}")
+    assert store.history(appointment_id)[-1].detail == {"channel": "text"}
+
+
+def test_a_doubt_keeps_the_appointment_and_a_bare_no_asks(stack, reminders_sent):
+    unsure = citizen("Daniel O'Connor")
+    appointment_id = appointment_id_of(reminder_of(stack, unsure))
+    sent = reply(stack, unsure, text="not sure I can make it tbh, will let u know")
+    [answer] = wait_for(lambda: replies_after(stack, unsure, sent["message"]["id"]))
+    assert answer["type"] == "text" and "still booked" in text_of(answer)
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "booked"
+
+    no = citizen("Lucía Martínez Sánchez")
+    appointment_id = appointment_id_of(reminder_of(stack, no))
+    sent = reply(stack, no, text="no")
+    [question] = wait_for(lambda: replies_after(stack, no, sent["message"]["id"]))
+    assert "¿quiere mantener su cita" in text_of(question)
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "booked"
+
+
+def test_the_language_follows_the_citizen_back(stack, reminders_sent):
+    msisdn = citizen("Marc Riera Costa")  # Catalan in the booking record
+    sent = reply(stack, msisdn, text="hola, ¿dónde está la oficina?")
+    wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    sent = reply(stack, msisdn, text="i quins papers he de portar per al tràmit?")
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert "trobareu la documentació" in text_of(answer)

@@ -7,8 +7,9 @@ import io
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
+import bot.clock
 from bot.config import PROJECT_ROOT
 from bot.phone import check_for_whatsapp
 from bot.reminders import states
@@ -33,11 +34,11 @@ async def test_follow_up_lists_failed_and_unanswered_reminders(booking_service, 
                     if a.is_active and check_for_whatsapp(a.phone).usable]
     failed, expired_unread, expired_read, confirmed, still_open = appointments[:5]
     store = ReminderStore(db_url)
-    sent_at = datetime.now(timezone.utc) - timedelta(hours=30)
+    sent_at = bot.clock.now(timezone.utc) - timedelta(hours=30)
     for a in (failed, expired_unread, expired_read, confirmed, still_open):
         store.schedule(a.id, day, a.office_id, check_for_whatsapp(a.phone).e164, a.language)
         store.claim_for_sending(a.id)
-        store.mark_sent(a.id, f"m-{a.id}", at=sent_at if a is not still_open else datetime.now(timezone.utc))
+        store.mark_sent(a.id, f"m-{a.id}", at=sent_at if a is not still_open else bot.clock.now(timezone.utc))
     store.apply_provider_status(f"m-{failed.id}", "failed", error_code=302, reason="no_whatsapp_account")
     store.apply_provider_status(f"m-{expired_read.id}", "read")
     store.apply_provider_status(f"m-{still_open.id}", "delivered")

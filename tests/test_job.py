@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp import web
 
+import bot.clock
 from bot.booking import Appointment
 from bot.config import PROJECT_ROOT
 from bot.i18n import format_when
@@ -158,7 +159,7 @@ async def test_rate_limit_is_respected(db_url):
         aid = f"RATE-{i}"
         store.schedule(aid, None, None, "+34612345678", "ca")
         planned.append(PlannedReminder(
-            Appointment(aid, "o", "p", datetime.now(timezone.utc), "x", "+34612345678", "ca", "booked"),
+            Appointment(aid, "o", "p", bot.clock.now(timezone.utc), "x", "+34612345678", "ca", "booked"),
             "+34612345678"))
     await send_all(store, planned, trigger, rate=50, concurrency=16, summary=JobSummary(None))
     assert len(calls) == 60

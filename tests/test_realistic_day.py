@@ -12,13 +12,14 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from itertools import count
 
 import aiohttp
 import pytest
 import pytest_asyncio
 
+import bot.clock
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
 from bot.booking.rest import RestBookingSystem
 from bot.config import PROJECT_ROOT, Settings
@@ -341,7 +342,7 @@ async def test_history_is_in_the_past_with_plausible_times(history):
     days = past_days(madrid_today(), 20)
     reminders = store.between(days[0], days[-1])
     histories = store.histories_between(days[0], days[-1])
-    now = datetime.now(timezone.utc)
+    now = bot.clock.now(timezone.utc)
     for reminder in reminders:
         events = histories[reminder.id]
         assert all(e.at < now for e in events)

@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import func, insert, select, update
 
+import bot.clock
 from bot.booking.outbox import DONE, BookingOutbox, booking_operations
 from bot.citizen_links import used_links
 from bot.config import PROJECT_ROOT
@@ -26,7 +27,7 @@ from bot.worker import retention_duty
 from bot.sandbox.booking_seed import MADRID
 from tests.console_fixtures import PASSWORD, Tracker, console_settings
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = bot.clock.now(timezone.utc).replace(microsecond=0)
 DAYS = 30
 OLD = NOW - timedelta(days=DAYS + 10)      # before the cutoff
 RECENT = NOW - timedelta(days=DAYS - 10)   # after it

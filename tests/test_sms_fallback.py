@@ -27,6 +27,7 @@ import aiohttp
 import jwt
 import pytest
 
+import bot.clock
 from bot.booking import BOOKED, CANCELLED, CONFIRMED, Appointment, Office
 from bot.booking.outbox import DONE, BookingOutbox, OutboxWorker
 from bot.citizen_links import (EXPIRED, FORGED, CitizenLinks, LinkClaims, LinkRefused,
@@ -122,7 +123,7 @@ def test_a_link_is_used_once(db_url):
 
 def test_the_form_token_belongs_to_one_link():
     links = CitizenLinks(SECRET)
-    one, other = (links.verify(links.token("VLD-1", "+34619283746", datetime.now(timezone.utc)
+    one, other = (links.verify(links.token("VLD-1", "+34619283746", bot.clock.now(timezone.utc)
                                            + timedelta(hours=5))) for _ in range(2))
     assert links.check_form_token(one, links.form_token(one))
     assert not links.check_form_token(one, links.form_token(other))
@@ -151,7 +152,7 @@ def test_the_sms_claim_is_taken_once_and_an_event_is_no_state(any_db, monkeypatc
     offices_file(tmp_path, monkeypatch, ["oac-centre"])
     store, fallbacks, used = ReminderStore(any_db), SmsFallbackStore(any_db), UsedLinks(any_db)
     aid = f"T-{uuid.uuid4().hex[:10]}"
-    tomorrow = datetime.now(MADRID).date() + timedelta(days=1)
+    tomorrow = bot.clock.now(MADRID).date() + timedelta(days=1)
     store.schedule(aid, tomorrow, "oac-centre", "+34619283746", "ca")
     store.mark_failed(aid, "no_whatsapp_account", 302)
     assert aid in [r.appointment_id for r in fallbacks.candidates(tomorrow, limit=10_000)]
@@ -163,7 +164,7 @@ def test_the_sms_claim_is_taken_once_and_an_event_is_no_state(any_db, monkeypatc
     assert fallbacks.get(aid).state == SENT
     # An event that is not a state: kept, moves nothing, even through transition().
     assert store.record_event(aid, "sms_sent", "sms_fallback", {"message_id": "sms-1"})
-    store.transition(aid, "sms_sent", datetime.now(timezone.utc), "test")
+    store.transition(aid, "sms_sent", bot.clock.now(timezone.utc), "test")
     assert states.next_state(states.SENT, "sms_sent") is None
     assert store.get(aid).state == states.FAILED
     assert [(e.event, e.applied) for e in store.history(aid)][-2:] == [("sms_sent", False)] * 2

@@ -33,6 +33,7 @@ from typing import Dict, Optional
 from sqlalchemy import and_, delete, func, not_, or_, select, exists
 from sqlalchemy.engine import Connection
 
+import bot.clock
 from bot.booking.outbox import PENDING, booking_operations
 from bot.citizen_links import MAX_LIFETIME as LINK_LIFETIME, used_links
 from bot.console.accounts import Accounts, reveals_table, sessions_table
@@ -87,7 +88,7 @@ def purge(settings, days: int, dry_run: bool = False, now: Optional[datetime] = 
     """Deletes what is older than `days` days (counts it only if dry_run)."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"The retention period must be a whole number of days, 1 or more (got {days!r})")
-    now = now or datetime.now(timezone.utc)
+    now = now or bot.clock.now()
     if now.tzinfo is None:
         raise ValueError("`now` needs a time zone")
     now = now.astimezone(timezone.utc)  # SQLite stores times without their offset: all UTC

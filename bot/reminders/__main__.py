@@ -12,13 +12,14 @@ import asyncio
 import csv
 import logging
 import sys
-from datetime import date, datetime
+from datetime import date
 from typing import List, Optional
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+import bot.clock
 from bot.booking import BookingError
 from bot.booking.rest import booking_system_from_settings
 from bot.config import Settings
@@ -95,7 +96,7 @@ def print_summary(summary: JobSummary) -> None:
 
 async def send(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    today = datetime.now(settings.timezone).date()
+    today = bot.clock.now(settings.timezone).date()
     service_day = args.date or next_service_day(today, settings.holidays)
     if not args.dry_run and not settings.rasa_token:
         console.print("[red]No Rasa API token: set RECORDA_RASA_TOKEN (make run writes var/rasa-token).")
@@ -140,7 +141,7 @@ FOLLOW_UP_COLUMNS = ["office", "time", "citizen", "phone", "language", "situatio
 
 async def follow_up(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    day = args.date or next_service_day(datetime.now(settings.timezone).date(), settings.holidays)
+    day = args.date or next_service_day(bot.clock.now(settings.timezone).date(), settings.holidays)
     booking = booking_system_from_settings(settings)
     try:
         items = await follow_up_list(ReminderStore(settings.db_url), booking, day,

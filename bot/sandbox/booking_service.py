@@ -30,6 +30,7 @@ from sanic.exceptions import SanicException
 from sqlalchemy import and_, create_engine, func, inspect, select
 from sqlalchemy.engine import Engine
 
+import bot.clock
 from bot.booking import ACTIVE_STATUSES, ATTENDED, CANCELLED, CONFIRMED, NO_SHOW
 from bot.phone import to_e164
 from bot.sandbox.booking_seed import (
@@ -468,7 +469,7 @@ def create_app(db_path: str, token: str, now_fn: Optional[NowFn] = None, *,
                reseed: bool = False, bench_appointments: int = 0, name: str = APP_NAME) -> Sanic:
     """The sandbox app. `now_fn` (aware datetime) lets tests move the clock;
     `name` must be unique per process (Sanic keeps a registry of apps)."""
-    now_fn = now_fn or (lambda: datetime.now(MADRID))
+    now_fn = now_fn or (lambda: bot.clock.now(MADRID))
     today = now_fn().astimezone(MADRID).date()
     app = Sanic(name)
     app.ctx.store = Store(open_database(db_path, today, reseed, bench_appointments), now_fn)

@@ -40,6 +40,7 @@ from datetime import date, datetime, timedelta
 from typing import Dict, List, Optional, Sequence
 from urllib.parse import urlparse
 
+import bot.clock
 from bot.booking import ATTENDED, CANCELLED, NO_SHOW, Appointment, BookingError, BookingSystem
 from bot.booking.rest import booking_system_from_settings
 from bot.config import Settings
@@ -233,7 +234,7 @@ async def fill_history(settings: Settings, days: int = 20, profile: Optional[Pro
     if not allow_remote:
         check_sandbox(settings)
     profile = profile or Profile.realistic()
-    today = today or datetime.now(settings.timezone).date()
+    today = today or bot.clock.now(settings.timezone).date()
     wanted = past_days(today, days, settings.holidays) if days > 0 else []
     if not wanted:
         return HistorySummary(wanted)

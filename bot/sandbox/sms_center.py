@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 
 from sanic import response
 
+import bot.clock
 from bot.phone import to_e164
 from bot.sandbox.provider_api import ApiError, authorize, field, invalid, json_body, text
 from bot.sms_text import is_gsm7, sms_parts
@@ -43,7 +44,7 @@ class SmsCenter:
 
     def send(self, originator: str, body: str, recipients: List[str],
              reference: Optional[str], validity: Optional[int], base_url: str) -> dict:
-        at = datetime.now(timezone.utc)
+        at = bot.clock.now(timezone.utc)
         now = _api_time(at)
         message_id = uuid.uuid4().hex
         message = {

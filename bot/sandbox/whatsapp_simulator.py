@@ -25,7 +25,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -33,6 +33,7 @@ import aiohttp
 from sanic import Sanic, response
 from sanic.exceptions import MethodNotSupported, NotFound
 
+import bot.clock
 from bot.phone import mask, to_e164
 from bot.sandbox.citizen_behaviour import (NOT_ON_WHATSAPP, CitizenReplay, Profile, ProfileError,
                                            describe_profile, load_profile, with_overrides)
@@ -60,7 +61,7 @@ MAX_DELIVERIES = 5
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return bot.clock.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _new_id() -> str:

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Optional
 from urllib.parse import urlparse
 
 from sanic import Blueprint, response
 
+import bot.clock
 from bot.booking import (CANCELLED, CONFIRMED, Appointment, AppointmentNotFound, BookingError,
                          BookingRefused, BookingSystem, BookingUnavailable)
 from bot.booking.outbox import BookingOutbox
@@ -268,7 +268,7 @@ async def _view(s: CitizenServices, appointment: Optional[Appointment], language
     tz = s.settings.timezone
     view = pages.AppointmentView(
         details=True, when=format_when(appointment.starts_at, language, tz),
-        status=appointment.status, past=appointment.starts_at <= datetime.now(timezone.utc))
+        status=appointment.status, past=appointment.starts_at <= bot.clock.now())
     try:
         office = await s.booking.get_office(appointment.office_id)
         procedure = await s.booking.get_procedure(appointment.procedure_id)

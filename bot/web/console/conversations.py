@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime
 from itertools import groupby
 from typing import Dict, Optional
 from urllib.parse import urlencode
 
 from sanic import Blueprint, response
 
+import bot.clock
 from bot.console.conversations import (LANGUAGES, MAX_RANGE_DAYS, MAX_SEARCHED_SENDERS, MIN_SEARCH_DIGITS,
                                        Conversations, FilterError, Filters, NumberSearch, Page,
                                        domain_intents, who_value)
@@ -79,7 +79,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
     services.number_lookups["conversation"] = number_of
 
     def read_filters(values, page=None) -> Filters:
-        return Filters.from_query({**values, "page": page}, datetime.now(settings.timezone).date(),
+        return Filters.from_query({**values, "page": page}, bot.clock.now(settings.timezone).date(),
                                   settings.default_region, domain_intents())
 
     def explain(request, error: FilterError) -> str:

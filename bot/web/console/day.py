@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import List, Optional
 from urllib.parse import urlencode
 
 from sanic import Blueprint
 
+import bot.clock
 from bot.console import day_view
 from bot.console.day_view import DayRow, DayView, OfficeChoice
 from bot.console.query_values import DayOutOfRange, query_day
@@ -125,7 +126,7 @@ class DayRequest:
     @classmethod
     async def load(cls, request, services: ConsoleServices) -> "DayRequest":
         t, settings = request.ctx.t, services.settings
-        today = datetime.now(settings.timezone).date()
+        today = bot.clock.now(settings.timezone).date()
         day = parse_day(request.args.get("date"), t, today, settings.holidays)
         offices, down = await day_view.office_choices(services.reminders, services.booking,
                                                       settings.offices, day)

@@ -19,13 +19,14 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlencode
 
 from babel.numbers import format_currency, format_percent
 from sanic import Blueprint
 
+import bot.clock
 from bot.booking import BookingError
 from bot.console.figure_tables import (COUNT, EUR, NUMBER, PERCENT, REFERENCE, TABLES, FigureTable,
                                        Headline, Note, Reference, Row, csv_value, figure_tables, headlines)
@@ -266,7 +267,7 @@ def _chart_number(kind: str, value):
 
 
 def _today(services: ConsoleServices) -> date:
-    return datetime.now(services.settings.timezone).date()
+    return bot.clock.now(services.settings.timezone).date()
 
 
 def _form(args: Mapping) -> Dict[str, str]:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 
 from sanic import Blueprint, response
 
+import bot.clock
 from bot.console.nlu_review import (ALL, IGNORE, OUT_OF_SCOPE, REVIEWED, SKIP_IGNORED, SKIP_REASONS, STATUSES,
                                     TO_REVIEW, CandidateFilter, NluReviews, ReviewError)
 from bot.console.query_values import DayOutOfRange, page_number, query_day, row_id
@@ -144,7 +145,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
     async def nlu_review(request):
         t = request.ctx.t
         intents = await services.run(reviews.project.intents)
-        today = datetime.now(settings.timezone).date()
+        today = bot.clock.now(settings.timezone).date()
         try:
             query = parse_query(request.args, today, settings.low_confidence, intents)
         except BadRequest as error:
@@ -204,7 +205,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
         scope = _one(request.args, "scope") or "new"
         if scope not in ("new", "all"):
             return response.text("scope must be new or all\n", status=400, headers=security_headers())
-        filename = f"recorda-reviewed-nlu-{datetime.now(settings.timezone).date().isoformat()}.yml"
+        filename = f"recorda-reviewed-nlu-{bot.clock.now(settings.timezone).date().isoformat()}.yml"
         user = request.ctx.session.user.username
         content, plan = await services.run(reviews.export, scope == "new", user, filename)
         log.info("Console: %s exported %d NLU examples (%s)", user, len(plan.entries), scope)
