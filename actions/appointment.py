@@ -157,13 +157,15 @@ async def ask_before_cancelling(dispatcher: CollectingDispatcher, domain: Dict[T
                         office=(await Services.booking().get_office(appointment.office_id)).name)
     except BookingError:
         pass  # the date and time name the appointment well enough
-    buttons = [
-        {"title": render(domain, "utter_button_yes_cancel", lang), "payload": payloads.cancel(appointment.id)},
-        {"title": render(domain, "utter_button_keep_it", lang), "payload": payloads.keep(appointment.id)},
-    ]
-    say(dispatcher, domain, "utter_ask_cancel", lang, buttons=buttons, when=when(appointment, lang),
-        office=office)
+    say(dispatcher, domain, "utter_ask_cancel", lang, buttons=cancel_question_buttons(domain, lang, appointment.id),
+        when=when(appointment, lang), office=office)
     return [questions.ask(questions.CANCEL, appointment.id)]
+
+
+def cancel_question_buttons(domain: Dict[Text, Any], lang: str, appointment_id: str) -> List[Dict[str, str]]:
+    """[Yes, cancel it] [No, keep it], both naming the appointment."""
+    return [{"title": render(domain, "utter_button_yes_cancel", lang), "payload": payloads.cancel(appointment_id)},
+            {"title": render(domain, "utter_button_keep_it", lang), "payload": payloads.keep(appointment_id)}]
 
 
 def keep_or_cancel_buttons(domain: Dict[Text, Any], lang: str, appointment_id: str) -> List[Dict[str, str]]:

@@ -15,12 +15,12 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import payloads, questions
-from actions.appointment import (confirm_or_cancel, keep_or_cancel_buttons, refuse_unverified,
-                                 when)
+from actions import questions
+from actions.appointment import (cancel_question_buttons, confirm_or_cancel, keep_or_cancel_buttons,
+                                 refuse_unverified, when)
 from actions.context import conversation_language, owned_appointment
 from actions.keep import say_kept
-from actions.speech import render, say
+from actions.speech import say
 from bot.booking import BookingUnavailable
 
 log = logging.getLogger(__name__)
@@ -56,12 +56,8 @@ class ActionShortAnswer(Action):
             say(dispatcher, domain, "utter_noted", lang)
             return [questions.close()]
         if question.kind == questions.CANCEL:
-            buttons = [
-                {"title": render(domain, "utter_button_yes_cancel", lang),
-                 "payload": payloads.cancel(appointment.id)},
-                {"title": render(domain, "utter_button_keep_it", lang), "payload": payloads.keep(appointment.id)},
-            ]
-            say(dispatcher, domain, "utter_tap_to_cancel", lang, buttons=buttons, when=when(appointment, lang))
+            say(dispatcher, domain, "utter_tap_to_cancel", lang, when=when(appointment, lang),
+                buttons=cancel_question_buttons(domain, lang, appointment.id))
             return [questions.ask(questions.CANCEL, appointment.id)]
         say(dispatcher, domain, "utter_keep_or_cancel", lang, when=when(appointment, lang),
             buttons=keep_or_cancel_buttons(domain, lang, appointment.id))

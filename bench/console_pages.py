@@ -232,7 +232,7 @@ class Events:
 
 def typed_parse_data(text: str, intent: str, confidence: float, language: str,
                      rng: random.Random) -> dict:
-    """What DIET, the language detector and the FallbackClassifier make of a typed text."""
+    """What the intent classifier, the language detector and the FallbackClassifier make of a typed text."""
     others = rng.sample([i for i in (*QUESTIONS, *OTHER_INTENTS, "confirm_appointment", "cancel_appointment")
                          if i != intent], 9)
     top = FALLBACK_THRESHOLD - 0.05 if intent == "nlu_fallback" else confidence

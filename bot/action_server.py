@@ -23,8 +23,10 @@ import sys
 from typing import Optional
 
 from sanic import Sanic, response
+from sanic.exceptions import SanicException
 from sanic.request import Request
 
+from bot import sanic_guard
 from bot.config import Settings
 
 log = logging.getLogger("recorda.action_server")
@@ -64,6 +66,8 @@ def create_app(token: str, actions_package: str = ACTIONS_PACKAGE) -> Sanic:
     app.register_middleware(require_token, "request")
 
     async def internal_error(request: Request, exception: Exception):
+        if isinstance(exception, SanicException):  # 400, 404, 413...: said as it is
+            return response.json({"error": str(exception)}, status=exception.status_code)
         log.error("Action server error on %s", request.path, exc_info=exception)
         return response.json({"error": "internal error"}, status=500)
 
@@ -83,6 +87,7 @@ def main(argv: Optional[list] = None) -> int:
         print(f"Recorda's action server cannot start: {exc}", file=sys.stderr)
         return 2
     from rasa_sdk import utils
+    sanic_guard.apply()
     log.info("Action server on http://%s:%s (calls need the shared token)", args.host, args.port)
     app.run(host=args.host, port=args.port, workers=utils.number_of_sanic_workers(), access_log=False)
     return 0

@@ -24,6 +24,8 @@ RECORDA_CLOCK says; start_at() restarts that shifted clock at a moment
 
 What this clock cannot reach: the times Rasa stamps on tracker events and
 the signatures of provider webhooks (connectors/) stay on the real clock.
+So keep a shifted clock a few days ahead of the real one at most: the
+console's default ranges (the last 7 days) would miss Rasa's conversations.
 """
 from __future__ import annotations
 

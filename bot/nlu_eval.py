@@ -139,7 +139,7 @@ def print_report(result: Dict) -> None:
                   f"macro-F1 {result['macro_f1']:.3f} (target ≥ {TARGET_MACRO_F1})  "
                   f"false cancels {len(result['false_cancels'])} of {result['non_cancellations']} "
                   f"non-cancellations = {result['false_cancel_rate']:.2%} (target ≤ {TARGET_FALSE_CANCEL:.2%})")
-    table = Table(title=f"Per language (macro-F1 target ≥ {TARGET_LANGUAGE_F1})")
+    table = Table(title=f"Per language (macro-F1 target ≥ {TARGET_LANGUAGE_F1:.2f})")
     for column in ("language", "n", "accuracy", "macro-F1"):
         table.add_column(column)
     for language, v in result["per_language"].items():

@@ -25,7 +25,7 @@ from sanic.response import HTTPResponse
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 
-from bot import channel_seal
+from bot import channel_seal, sanic_guard
 from bot.config import Settings
 from bot.phone import mask
 from bot.reminders.provider_status import reason_for_error
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # Loaded by the Rasa server (credentials.yml): make its custom-action calls cheaper.
 rasa_speedups.apply()
+# ... and keep a negative Content-Length from freezing its Sanic server.
+sanic_guard.apply()
 
 DEFAULT_API_URL = "https://conversations.messagebird.com/v1"
 MAX_TEXT = 4096
@@ -230,6 +232,10 @@ class MessageBirdInput(InputChannel):
                              on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
         declared = request.headers.get("content-length")
         if declared is not None and not (declared.isascii() and declared.isdigit() and len(declared) < 19):
+            if request.stream is not None:
+                # Sanic 21.12 would spin draining a negative length: close instead.
+                request.stream.request_body = None
+                request.stream.keep_alive = False
             return response.json({"error": "bad Content-Length"}, status=400)
         raw = await self._read_body(request, int(declared) if declared else None)
         if raw is None:

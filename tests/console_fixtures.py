@@ -62,8 +62,10 @@ class Tracker:
         parse = {"text": text, "intent": {"name": intent, "confidence": confidence},
                  "entities": entities or [],
                  "intent_ranking": [{"name": intent, "confidence": confidence}]}
-        return self.add(sender, "user", at, {"text": text, "parse_data": parse, "input_channel": "messagebird"},
-                        intent=intent)
+        # As the WhatsApp channel marks them: a payload is a tap (or a photo).
+        kind = ("media" if text.startswith("/EXTERNAL_media") else "button") if text.startswith("/") else "text"
+        return self.add(sender, "user", at, {"text": text, "parse_data": parse, "input_channel": "messagebird",
+                                             "metadata": {"kind": kind}}, intent=intent)
 
     def bot(self, sender: str, at: datetime, text: str, data: Optional[dict] = None) -> int:
         return self.add(sender, "bot", at, {"text": text, "data": data or {}})

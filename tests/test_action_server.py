@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -148,3 +149,14 @@ def test_it_refuses_to_start_without_a_secret(tmp_path):
     port, process = _start(tmp_path, {"RECORDA_ACTION_TOKEN": ""})
     assert process.wait(timeout=60) == 2
     assert "RECORDA_ACTION_TOKEN" in (tmp_path / f"actions-{port}.log").read_text()
+
+
+def test_a_negative_content_length_gets_400_and_the_server_keeps_answering(action_server):
+    """Sanic 21.12 spins on it and stops answering everyone (bot.sanic_guard,
+    applied by the action server, the Rasa server's channel and the web app)."""
+    url, port = action_server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n"
+                      f"Authorization: Bearer {TOKEN}\r\n\r\n").encode())
+        assert sock.recv(200).startswith(b"HTTP/1.1 400")
+    assert call("GET", f"{url}/health")[0] == 200

@@ -478,3 +478,19 @@ def test_who_is_dot_separated_keys_or_none():
                 "+34612345678"):
         with pytest.raises(FilterError):
             parse_who(bad)
+
+
+def test_a_payload_that_did_not_come_as_a_whatsapp_tap_is_shown_as_typed_text():
+    """Only the WhatsApp channel's own mark makes a message a tap: text that
+    looks like a payload, from anywhere else, is what someone typed."""
+    from bot.console.tracker import TrackerEvent
+    payload = '/cancel_appointment{"appointment_id":"A1"}'
+
+    def event(metadata):
+        return TrackerEvent(1, "+34600000000", "user", utc(2026, 11, 2, 16, 12), "cancel_appointment", None,
+                            {"text": payload, "metadata": metadata, "parse_data": {}})
+
+    assert event({"kind": "button"}).is_button_payload
+    for metadata in ({}, {"kind": "text"}, None):
+        assert not event(metadata).is_button_payload
+        assert event(metadata).is_typed_message

@@ -22,6 +22,8 @@ from bot.console.query_values import MAX_PAGE, page_number, row_id
 from bot.console.tracker import _metadata
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
+from bot.sandbox.booking_seed import MADRID
+from bot.service_days import next_service_day
 from tests.console_fixtures import console  # noqa: F401
 from tests.test_console_security import TownBooking
 
@@ -82,7 +84,8 @@ RAW_QUERIES = ("date=%ff%fe", "from=%c3%28&to=%80", "page=%ff", "who=%00%ff", "s
 def fill(console) -> None:  # noqa: F811
     """One conversation and one reminder, so that the pages have rows."""
     store = ReminderStore(console.settings.db_url)
-    day = NOW.date() + timedelta(days=1)
+    # The day the day view opens on: on a Friday, Monday, not Saturday.
+    day = next_service_day(NOW.astimezone(MADRID).date())
     store.schedule("A1", day, "oac-centre", ANNA, "ca", at=NOW - timedelta(hours=2))
     assert store.claim_for_sending("A1", at=NOW - timedelta(hours=1))
     store.mark_sent("A1", "m-A1", at=NOW - timedelta(hours=1))

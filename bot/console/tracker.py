@@ -78,8 +78,11 @@ class TrackerEvent:
 
     @property
     def is_button_payload(self) -> bool:
-        """A tap on a button arrives as "/intent{...}", already labelled: no NLU."""
-        return self.text.startswith("/")
+        """A tap on a button (or a photo) that the WhatsApp channel passed as
+        "/intent{...}", already labelled: no NLU. Only the channel's own
+        `kind` says so; "/..." text from anywhere else is not a tap."""
+        kind = (self.data.get("metadata") or {}).get("kind")
+        return kind in ("button", "media") and self.text.startswith("/")
 
     @property
     def is_typed_message(self) -> bool:

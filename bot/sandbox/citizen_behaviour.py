@@ -97,20 +97,21 @@ DEFAULT_SHARES: Dict[str, float] = {
     "cancel_button": 0.085, "cancel_text": 0.055,
 }
 
-# Answers typed in the citizen's own language (the assistant's NLU knows them).
+# Answers typed in the citizen's own language (the assistant's NLU knows them);
+# a bare "d'acord" / "vale" / "yes" right after the reminder is a confirmation too.
 ANSWER_TEXTS: Dict[str, Dict[str, Tuple[str, ...]]] = {
     "ca": {CONFIRMED: ("sí, hi seré", "d'acord, demà hi vaig", "perfecte, hi aniré",
-                       "confirmo que vindré", "sí sí, allà seré"),
+                       "confirmo que vindré", "sí sí, allà seré", "d'acord"),
            CANCELLED: ("no podré venir, anul·leu-la", "no hi podré anar",
                        "m'ha sortit un imprevist i no podré venir, anul·leu-la",
                        "estic malalt, no hi podré anar")},
     "es": {CONFIRMED: ("vale, allí estaré", "sí, iré", "perfecto, allí nos vemos",
-                       "de acuerdo, mañana voy", "iré sin falta"),
+                       "de acuerdo, mañana voy", "iré sin falta", "vale"),
            CANCELLED: ("no podré ir, anúlenla por favor", "no puedo ir mañana",
                        "me ha surgido un imprevisto, cancélenla por favor",
                        "estoy enfermo, no podré asistir")},
     "en": {CONFIRMED: ("I'll be there", "yes see you tomorrow", "sounds good, I'll come",
-                       "yes I'll be there"),
+                       "yes I'll be there", "yes"),
            CANCELLED: ("I can't come, please cancel", "something came up, I have to cancel",
                        "I won't be able to make it", "please cancel my appointment")},
 }

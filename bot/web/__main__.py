@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from bot import sanic_guard
 from bot.web.app import create_app
 
 
@@ -16,6 +17,7 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(name="recorda_web")
     # No access log: the path of a personal link is a credential.
+    sanic_guard.apply()
     app.run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)
 
 
