@@ -1,7 +1,7 @@
 """Starts bot turns in a conversation from outside (the daily job, the retry
 queue) through Rasa's HTTP API: `trigger_intent` with an EXTERNAL_ intent,
 sent through the named output channel (`latest` cannot work for a first
-message, see docs/rasa-notes)."""
+message, see docs/architecture.md)."""
 from __future__ import annotations
 
 from typing import Any, Dict, Optional

@@ -12,7 +12,7 @@ from bot.phone import to_e164
 from connectors import messagebird_webhook as webhook
 from connectors.messagebird_webhook import MalformedWebhook  # noqa: F401 (public here too)
 
-# WhatsApp's own limits (providers.md §2.4).
+# WhatsApp's own limits (docs/architecture.md).
 MAX_REPLY_BUTTONS = 3
 MAX_BUTTON_TITLE = 20
 MAX_LIST_ROWS = 10

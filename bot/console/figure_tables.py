@@ -1,7 +1,7 @@
 """The service figures (bot.reports.figures) as the console's figures page
 shows them: one table per chart, each row the numbers behind one bar or
-slice, with the reference deployment's figure (REFERENCE) where design.md
-gives one, and the headline figures above them.
+slice, with the reference deployment's figure (REFERENCE) where
+docs/architecture.md gives one, and the headline figures above them.
 
 Pure and language-free: rows and columns carry stable keys (also the CSV's
 codes) and the text keys the page translates; numbers stay numbers until

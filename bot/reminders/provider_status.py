@@ -1,5 +1,5 @@
 """Maps the provider's message statuses and error codes to reminder states and
-to failure reasons a person understands (providers.md §1.7, §2.6)."""
+to failure reasons a person understands (docs/architecture.md, "Facts about the platforms")."""
 from __future__ import annotations
 
 from typing import Optional

@@ -1,4 +1,4 @@
-"""The reminder state machine of design.md.
+"""The reminder state machine (docs/architecture.md, "Reminder states").
 
     scheduled -> sending -> sent -> delivered -> read -> confirmed | cancelled
     side exits: failed(reason) before delivery, expired when the reply window closes

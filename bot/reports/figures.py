@@ -66,7 +66,7 @@ ANSWER_TIME_BUCKETS = (
 )
 WITHIN_2H_MINUTES = 120
 
-# The figures that the reference deployment (design.md) reported, for comparison.
+# The figures that the reference deployment reported (docs/architecture.md), for comparison.
 REFERENCE = {
     "answer_rate_low": 0.60,
     "answer_rate_high": 0.63,

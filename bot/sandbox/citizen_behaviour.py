@@ -3,7 +3,7 @@
 `manual` (the default) leaves every number to whoever drives the phone page
 or `/sim/reply`. `realistic` gives each number one behaviour, drawn
 deterministically from the profile's seed and the number, with shares close
-to the reference deployment (design.md): about 6 % have no WhatsApp account,
+to the reference deployment (docs/architecture.md): about 6 % have no WhatsApp account,
 6 % never get it (phone off, old app), 0.7 % numbers do not exist, about
 62 % of those reached answer, 13 % cancel, half of the answers within 2 h.
 
@@ -48,7 +48,7 @@ BUTTON, TEXT = "button", "text"
 # How a citizen reads: soon after delivery / hours later / never / never tells (read receipts off).
 PROMPT, LATE, NEVER, HIDDEN = "prompt", "late", "never", "hidden"
 
-# Errors the provider reports (providers.md §1.7; bot.reminders.provider_status maps them).
+# Errors the provider reports (docs/architecture.md; bot.reminders.provider_status maps them).
 NOT_ON_WHATSAPP = {"code": 302, "description": "contact is not registered on WhatsApp"}
 NO_SUCH_NUMBER = {"code": 1002, "description": "the phone number does not exist"}
 NOT_DELIVERED = {"code": 301, "description": "message failed to send: not delivered"}
