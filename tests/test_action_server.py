@@ -160,3 +160,12 @@ def test_a_negative_content_length_gets_400_and_the_server_keeps_answering(actio
                       f"Authorization: Bearer {TOKEN}\r\n\r\n").encode())
         assert sock.recv(200).startswith(b"HTTP/1.1 400")
     assert call("GET", f"{url}/health")[0] == 200
+
+
+def test_rasa_reads_the_secret_from_the_environment_into_its_calls(monkeypatch):
+    """endpoints.yml as Rasa reads it: the header carries the expanded secret
+    (a quoted "${VAR}" would reach the action server literally: 401)."""
+    from rasa.utils.endpoints import read_endpoint_config
+    monkeypatch.setenv("RECORDA_ACTION_TOKEN", TOKEN)
+    endpoint = read_endpoint_config(str(ROOT / "endpoints.yml"), "action_endpoint")
+    assert endpoint.headers == {"Authorization": f"Bearer {TOKEN}"}
