@@ -11,9 +11,8 @@ from typing import Any, Callable, List, Optional
 
 from rasa_sdk import Tracker
 
-from actions import trust
-
 import bot.clock
+from actions import trust
 from bot.booking import Appointment, AppointmentNotFound, BookingError, BookingSystem
 from bot.booking.outbox import BookingOutbox
 from bot.booking.rest import booking_system_from_settings

@@ -2,7 +2,6 @@
 about cancelling. Nothing changes in the booking system."""
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -15,7 +14,6 @@ from actions.context import conversation_language, owned_appointment, requested_
 from actions.speech import say
 from bot.booking import CANCELLED, BookingUnavailable
 
-log = logging.getLogger(__name__)
 
 
 async def say_kept(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any],

@@ -9,7 +9,6 @@ answer is acknowledged and nothing is done.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -23,7 +22,6 @@ from actions.keep import say_kept
 from actions.speech import say
 from bot.booking import BookingUnavailable
 
-log = logging.getLogger(__name__)
 AFFIRM, DENY = "affirm", "deny"
 
 

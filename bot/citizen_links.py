@@ -30,8 +30,7 @@ import jwt
 from sqlalchemy import Column, DateTime, String, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-import bot.clock
-from bot.db import get_engine, metadata
+from bot.db import get_engine, metadata, utc_now
 
 ALGORITHM = "HS256"
 MAX_LIFETIME = timedelta(hours=72)
@@ -54,10 +53,6 @@ used_links = Table(
     Column("action", String(16), nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=False),
 )
-
-
-def _utcnow() -> datetime:
-    return bot.clock.now()
 
 
 class LinkRefused(Exception):
@@ -85,7 +80,7 @@ class CitizenLinks:
     """Issues and checks personal links. `clock` is for tests (a frozen now)."""
 
     def __init__(self, secret: str, public_url: str = "http://127.0.0.1:8080",
-                 clock: Clock = _utcnow):
+                 clock: Clock = utc_now):
         if len(secret or "") < MIN_SECRET_LENGTH:
             raise ValueError("the link secret is missing or shorter than 32 characters: set "
                              "RECORDA_LINK_SECRET or create var/link-secret (`make run` does)")
@@ -94,7 +89,7 @@ class CitizenLinks:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings, clock: Clock = _utcnow) -> "CitizenLinks":
+    def from_settings(cls, settings, clock: Clock = utc_now) -> "CitizenLinks":
         return cls(settings.link_secret, settings.public_url, clock)
 
     # --- issuing ------------------------------------------------------------
@@ -149,7 +144,7 @@ class UsedLinks:
             with self.engine.begin() as conn:
                 conn.execute(insert(used_links).values(jti=claims.jti,
                                                        appointment_id=claims.appointment_id,
-                                                       action=action, used_at=_utcnow()))
+                                                       action=action, used_at=utc_now()))
         except IntegrityError:
             return False
         return True

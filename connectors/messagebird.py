@@ -15,7 +15,6 @@ import functools
 import json
 import logging
 import os
-from datetime import datetime
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
 
 from sanic import Blueprint, response
@@ -54,14 +53,6 @@ async def _in_thread(fn: Callable, *args, **kwargs):
     """Database work off the event loop (SQLAlchemy here is synchronous)."""
     return await asyncio.get_running_loop().run_in_executor(
         None, functools.partial(fn, *args, **kwargs))
-
-
-def _provider_time(value: Optional[str]) -> Optional[datetime]:
-    """RFC 3339 from the provider; None (use now) when it has nanoseconds or is absent."""
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None
 
 
 def _split_text(text: str, limit: int = MAX_TEXT) -> List[str]:
@@ -168,6 +159,7 @@ class MessageBirdInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "MessageBirdInput":
         creds = credentials or {}
+        settings = Settings.from_env()
 
         def setting(key: str, default: Any = None) -> Any:
             env = os.environ.get(f"MESSAGEBIRD_{key.upper()}")
@@ -188,7 +180,7 @@ class MessageBirdInput(InputChannel):
             template_namespace=setting("template_namespace", ""),
             template_name=setting("template_name", "recorda_appointment_reminder"),
             template_languages=languages, default_region=setting("default_region", "ES"),
-            db_url=Settings.from_env().db_url, seal_secret=Settings.from_env().action_token,
+            db_url=settings.db_url, seal_secret=settings.action_token,
             max_body_bytes=int(setting("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
         )
 
@@ -320,5 +312,5 @@ class MessageBirdInput(InputChannel):
         if self.reminders is None:
             return
         await _in_thread(self.reminders.apply_provider_status, event.message_id, event.status,
-                         _provider_time(event.at),
+                         event.at,
                          event.error_code, reason_for_error(event.error_code))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
 from bot.phone import to_e164
@@ -121,7 +122,7 @@ class StatusUpdate:
     status: str
     error_code: Optional[int]
     error_description: Optional[str]
-    at: Optional[str]
+    at: Optional[datetime]              # None: use the time it arrived
 
 
 def safe_payload(candidate: Optional[str]) -> Optional[str]:

@@ -170,14 +170,14 @@ class Message(_Object):
     updated: Optional[ShortText] = Field(None, alias="updatedDatetime")
 
     @property
-    def updated_at(self) -> Optional[str]:
+    def updated_at(self) -> Optional[datetime]:
         """updatedDatetime when it is a plausible RFC 3339 time, else None (now)."""
         try:
             at = datetime.fromisoformat(self.updated.replace("Z", "+00:00")) if self.updated else None
             utc = at.astimezone(timezone.utc) if at and at.tzinfo else at
         except (ValueError, OverflowError):
             return None
-        return self.updated if utc and 2000 <= utc.year <= 2999 else None
+        return at if utc and 2000 <= utc.year <= 2999 else None
 
 
 class Contact(_Object):
