@@ -50,7 +50,7 @@ models/.current: $(BIN)/.installed $(MODEL_INPUTS)
 nlu-check: venv validate models/.current
 	$(BIN)/rasa test core --e2e --stories tests/stories --fail-on-prediction-errors --out var/results --model models/current.tar.gz
 	$(BIN)/python -m pytest -q tests/test_language.py tests/test_nlu_eval.py
-	$(BIN)/python -m bot.nlu_eval
+	$(BIN)/python -m bot.dev.nlu_eval
 
 bench: venv models/.current
 	$(BIN)/python -m bench.reminder_dispatch
@@ -62,4 +62,4 @@ clean:
 
 ## make remind: send the reminders of the next service day (while `make run` runs)
 remind: venv
-	$(BIN)/python -m bot.reminders send --tomorrow
+	$(BIN)/python -m bot.apps.reminders send --tomorrow

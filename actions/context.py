@@ -4,21 +4,19 @@ the message really came from it (actions/trust.py), the conversation's
 language, and the ownership rule."""
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from typing import Any, Callable, List, Optional
 
 from rasa_sdk import Tracker
 
-import bot.clock
+import bot.foundation.clock
 from actions import trust
 from bot.booking import Appointment, AppointmentNotFound, BookingError, BookingSystem
 from bot.booking.outbox import BookingOutbox
 from bot.booking.rest import booking_system_from_settings
-from bot.config import Settings
-from bot.i18n import normalise_language
-from bot.phone import mask, to_e164
+from bot.foundation.settings import Settings
+from bot.foundation.languages import normalise_language
+from bot.foundation.phone import mask, to_e164
 from bot.reminders.store import ReminderStore
 
 log = logging.getLogger(__name__)
@@ -59,11 +57,6 @@ class Services:
     def reset(cls) -> None:
         """For tests that change the environment between cases."""
         cls._settings = cls._booking = cls._reminders = cls._outbox = None
-
-
-async def in_thread(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Runs blocking store calls off the action server's event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
 def origin(tracker: Tracker) -> str:
@@ -131,7 +124,7 @@ async def upcoming_for_sender(tracker: Tracker) -> List[Appointment]:
     phone = sender_phone(tracker)
     if phone is None:
         return []
-    now = bot.clock.now(Services.settings().timezone)
+    now = bot.foundation.clock.now(Services.settings().timezone)
     found = await Services.booking().upcoming_appointments(phone, now.date())
     # The booking system answers by day: this morning's are not upcoming.
     return [a for a in found if a.is_active and a.starts_at > now and owns(a, tracker)]

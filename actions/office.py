@@ -12,10 +12,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import Services, conversation_language, owned_appointment, upcoming_for_sender
 from actions.speech import render, say
-import bot.clock
+import bot.foundation.clock
 from bot.booking import Appointment, BookingError, Office
-from bot.i18n import format_time_only, format_when
-from bot.office_hours import status_at
+from bot.foundation.languages import format_time_only, format_when
+from bot.offices.hours import status_at
 
 log = logging.getLogger(__name__)
 _WEEKDAYS = {
@@ -109,7 +109,7 @@ class ActionTellLocation(OfficeAction):
 
 def office_status(domain: Dict[Text, Any], office: Office, lang: str) -> str:
     tz = Services.settings().timezone
-    is_open, moment = status_at(office, bot.clock.now(tz), Services.settings().holidays)
+    is_open, moment = status_at(office, bot.foundation.clock.now(tz), Services.settings().holidays)
     if is_open:
         return render(domain, "utter_status_open", lang, time=format_time_only(moment, lang, tz))
     if moment is None:

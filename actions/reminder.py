@@ -12,8 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import payloads, questions, trust
 from actions.context import Services, origin, owned_appointment, requested_appointment_id
 from bot.booking import BookingError
-from bot.i18n import format_when, normalise_language
-from bot.templates import render_body
+from bot.foundation.languages import format_when, normalise_language
+from bot.messaging.templates import render_body
 
 log = logging.getLogger(__name__)
 

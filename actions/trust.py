@@ -2,7 +2,7 @@
 
 Only two kinds of caller may make an action change an appointment or tell
 personal data: the citizen, through a signed WhatsApp channel (the message
-carries that channel's seal, bot.channel_seal), and Recorda itself, through
+carries that channel's seal, bot.messaging.seal), and Recorda itself, through
 Rasa's token-protected `trigger_intent` (an EXTERNAL_ intent: the daily
 reminder, the retry queue's result). Anything else — Rasa's HTTP API, an
 unsigned channel someone enabled, a made-up tracker — is refused and logged.
@@ -14,8 +14,8 @@ from typing import Any, Dict, Optional
 
 from rasa_sdk import Tracker
 
-from bot.channel_seal import METADATA_KEY, is_sealed
-from bot.phone import mask
+from bot.messaging.seal import METADATA_KEY, is_sealed
+from bot.foundation.phone import mask
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Awaitable, Callable, Dict, Iterator, Optional, Sequence
 
-from bot import config
-from bot.config import PROJECT_ROOT, Settings
-from bot.dev import Stack
+from bot.foundation import settings
+from bot.foundation.settings import PROJECT_ROOT, Settings
+from bot.dev.stack import Stack
 
 log = logging.getLogger("bench")
 
@@ -61,15 +61,15 @@ def settings_for(stack: Stack) -> Settings:
     """The settings the stack's processes use, for the job run in this process.
     Read through Settings.from_env() so any RECORDA_* override applies, with
     VAR_DIR pointed at the stack's own so nothing under var/ is read or made."""
-    saved_env, saved_var = dict(os.environ), config.VAR_DIR
+    saved_env, saved_var = dict(os.environ), settings.VAR_DIR
     try:
         os.environ.update({k: v for k, v in stack.env().items() if k.startswith("RECORDA_")})
-        config.VAR_DIR = stack.var_dir
+        settings.VAR_DIR = stack.var_dir
         return Settings.from_env()
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
-        config.VAR_DIR = saved_var
+        settings.VAR_DIR = saved_var
 
 
 def _group_cpu_seconds(pgid: int) -> float:

@@ -33,15 +33,15 @@ from typing import Dict, List, Optional, Tuple
 
 import aiohttp
 
-import bot.clock
+import bot.foundation.clock
 from actions import payloads
 from bench._common import (bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark,
                            settings_for, setup_logging, summary_ms)
 from bot.booking.rest import booking_system_from_settings
-from bot.dev import SANDBOX_CHANNEL_ID, SANDBOX_SIGNING_KEY
+from bot.dev.stack import SANDBOX_CHANNEL_ID, SANDBOX_SIGNING_KEY
 from bot.reminders.job import run_job
 from bot.reminders.store import ReminderStore
-from bot.service_days import next_service_day
+from bot.offices.service_days import next_service_day
 from connectors.messagebird_signature import HEADER as SIGNATURE_HEADER, sign_webhook
 
 log = logging.getLogger("bench.button_latency")
@@ -69,7 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _now_stamp() -> str:
-    return bot.clock.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return bot.foundation.clock.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _sim_time(stamp: str) -> float:
@@ -132,7 +132,7 @@ class Tap:
 async def send_reminders(stack, settings):
     """The small job run: reminders for the next service day."""
     booking = booking_system_from_settings(settings)
-    service_day = next_service_day(bot.clock.now(settings.timezone).date(), settings.holidays)
+    service_day = next_service_day(bot.foundation.clock.now(settings.timezone).date(), settings.holidays)
     try:
         summary = await run_job(settings, booking, service_day, rate=80, concurrency=16)
     finally:

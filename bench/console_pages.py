@@ -9,7 +9,7 @@ temporary directory, by a child process:
   system records (scheduled, sending, sent, then failed / delivered / read /
   confirmed / cancelled / expired, at their times). Each reminder's story
   comes from the sandbox's realistic citizen profile
-  (bot.sandbox.past_reminders), so the shares are the reference town's:
+  (bot.dev.sandbox.past_reminders), so the shares are the reference town's:
   ~13 % not reached, ~62 % of those sent answer, ~13 % cancel. A few
   landlines fail before sending; a few appointments are cancelled before
   their reminder; some citizens have several appointments.
@@ -25,7 +25,7 @@ temporary directory, by a child process:
   read appointments over HTTP as they would in production.
 * A few NLU reviews an editor has saved.
 
-Then the console runs in this process (bot.web.app.create_app) on a free
+Then the console runs in this process (bot.apps.web.app.create_app) on a free
 port; a client signs in and requests each page `--repeat` (20) times after
 `--warmup` (2) unmeasured requests, one request at a time:
 
@@ -71,7 +71,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import aiohttp
 
-import bot.clock
+import bot.foundation.clock
 from bench._common import machine, run_benchmark, setup_logging, summary_ms
 
 log = logging.getLogger("bench.console_pages")
@@ -280,17 +280,17 @@ class TownWriter:
     def __init__(self, workdir: Path, today: date, seed: int):
         from sqlalchemy import delete
 
-        from bot.config import Settings
-        from bot.db import get_engine
-        from bot.sandbox import booking_seed
-        from bot.sandbox.citizen_behaviour import Profile
-        from bot.templates import REMINDER_TEMPLATE, find_template, load_templates
+        from bot.foundation.settings import Settings
+        from bot.foundation.db import get_engine
+        from bot.dev.sandbox import booking_seed
+        from bot.dev.sandbox.citizen_behaviour import Profile
+        from bot.messaging.templates import REMINDER_TEMPLATE, find_template, load_templates
 
         self.workdir, self.today = workdir, today
         self.rng = random.Random(seed)
         random.seed(seed)   # message ids
         self.profile = Profile.realistic(seed=seed)
-        self.now = bot.clock.now()
+        self.now = bot.foundation.clock.now()
         self.recorda = get_engine(f"sqlite:///{workdir / 'recorda.db'}")
         self.tracker = sqlite3.connect(workdir / "tracker.db")
         self.tracker.executescript(TRACKER_SCHEMA)
@@ -336,11 +336,11 @@ class TownWriter:
     # ---- one day
     def write_day(self, day: date, count: int, is_last: bool) -> None:
         from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
-        from bot.office_settings import for_office
+        from bot.offices.settings import for_office
         from bot.reminders import states
         from bot.reminders.store import reminder_events, reminders
-        from bot.sandbox import booking_seed
-        from bot.sandbox.past_reminders import (MADRID, OUTCOME_FAILED, answer_deadline, plan_past_reminder,
+        from bot.dev.sandbox import booking_seed
+        from bot.dev.sandbox.past_reminders import (MADRID, OUTCOME_FAILED, answer_deadline, plan_past_reminder,
                                                 reminder_sent_at, shows_up)
 
         appointment_rows, reminder_rows, event_rows, tracker_rows = [], [], [], []
@@ -473,7 +473,7 @@ class TownWriter:
         """What Rasa recorded: the reminder's trigger and template, then what
         the citizen sent and the assistant answered."""
         from actions import payloads
-        from bot.i18n import format_when
+        from bot.foundation.languages import format_when
         from connectors.messagebird_content import payload_parse_data
 
         rng = self.rng
@@ -519,7 +519,7 @@ class TownWriter:
             title = self.templates[language].buttons[0 if answer == "confirm_appointment" else 1]
             events.user(at, payload, payload_parse_data(payload), metadata={"title": title, "kind": "button"})
         else:
-            from bot.sandbox.citizen_behaviour import answer_text
+            from bot.dev.sandbox.citizen_behaviour import answer_text
             text = _varied(answer_text(language, story.answer, rng), rng)
             events.user(at, text, typed_parse_data(text, answer, rng.uniform(0.86, 0.995), language, rng),
                         metadata={"kind": "text"})
@@ -616,11 +616,11 @@ class TownWriter:
 def generate(workdir: str, days: int, per_day: int, seed: int, reviews: int) -> dict:
     """Writes the town into `workdir`; what was written. Runs in a child
     process, so that this process' memory is the console's alone."""
-    from bot.sandbox.booking_seed import MADRID
-    from bot.sandbox.history import past_days
+    from bot.dev.sandbox.booking_seed import MADRID
+    from bot.dev.sandbox.history import past_days
 
     started = time.perf_counter()
-    today = bot.clock.now(MADRID).date()
+    today = bot.foundation.clock.now(MADRID).date()
     writer = TownWriter(Path(workdir), today, seed)
     wanted = past_days(today, days)
     for i, day in enumerate(wanted):
@@ -648,7 +648,7 @@ def generate(workdir: str, days: int, per_day: int, seed: int, reviews: int) -> 
 def booking_service(db_path: Path, port: int, log_path: Path, timeout: float = 30.0) -> Iterator[str]:
     """The sandbox booking service on the written database; its API URL."""
     env = dict(os.environ, RECORDA_BOOKING_TOKEN=TOKEN, PYTHONDONTWRITEBYTECODE="1")
-    cmd = [sys.executable, "-m", "bot.sandbox.booking_service", "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", "bot.dev.sandbox.booking_service", "--host", "127.0.0.1", "--port", str(port),
            "--db", str(db_path), "--token", TOKEN]
     with log_path.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, env=env, stdout=out,
@@ -793,7 +793,7 @@ def choose_examples(workdir: Path, last_day: str, tz) -> Tuple[str, str, str]:
             .group_by(reminders.c.phone).having(func.count() >= 2)
             .order_by(func.max(reminders.c.sent_at).desc()).limit(50))]
     engine.dispose()
-    week_ago = (bot.clock.now(tz) - timedelta(days=6)).timestamp()
+    week_ago = (bot.foundation.clock.now(tz) - timedelta(days=6)).timestamp()
     with contextlib.closing(sqlite3.connect(workdir / "tracker.db")) as conn:
         for phone in repeats:
             said = conn.execute("SELECT COUNT(*) FROM events WHERE sender_id = ? AND type_name = 'user' "
@@ -840,11 +840,11 @@ async def time_page(client: Client, page: PageToTime, warmup: int, repeat: int, 
 
 async def measure(args: argparse.Namespace, workdir: Path, data: dict) -> dict:
     from bot.booking.rest import RestBookingSystem
-    from bot.config import Settings
+    from bot.foundation.settings import Settings
     from bot.console.accounts import Accounts
     from bot.console.conversations import ConversationKeys
-    from bot.sandbox.booking_seed import MADRID, OFFICES
-    from bot.web.app import create_app
+    from bot.dev.sandbox.booking_seed import MADRID, OFFICES
+    from bot.apps.web.app import create_app
 
     office, number, sender = choose_examples(workdir, data["last_day"], MADRID)
     with booking_service(workdir / "booking.db", free_port(), workdir / "booking.log") as booking_url:

@@ -25,13 +25,13 @@ from typing import Dict, Optional
 
 import aiohttp
 
-import bot.clock
+import bot.foundation.clock
 from bench._common import (bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark,
                            settings_for, setup_logging)
 from bot.booking.rest import booking_system_from_settings
 from bot.reminders.job import run_job
 from bot.reminders.store import ReminderStore
-from bot.service_days import next_service_day
+from bot.offices.service_days import next_service_day
 
 log = logging.getLogger("bench.reminder_dispatch")
 
@@ -101,7 +101,7 @@ async def simulator_view(simulator_url: str, send_window: tuple) -> Dict:
 async def run(args: argparse.Namespace) -> dict:
     with bench_stack(args.appointments, args.status_delays, args.keep_var) as stack:
         settings = settings_for(stack)
-        service_day = next_service_day(bot.clock.now(settings.timezone).date(), settings.holidays)
+        service_day = next_service_day(bot.foundation.clock.now(settings.timezone).date(), settings.holidays)
         booking = booking_system_from_settings(settings)
         phase: Dict[str, float] = {}
         done = {"n": 0}

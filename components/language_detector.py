@@ -1,5 +1,5 @@
 """Rasa NLU component: marks a message with a `language` entity when it is
-clearly Catalan, Spanish or English (bot.language), so the `language` slot
+clearly Catalan, Spanish or English (bot.nlu.language), so the `language` slot
 follows the citizen before any answer is rendered. Messages that say nothing
 about their language ("ok", "👍", a button tap) leave the slot alone."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.language import detect
+from bot.nlu.language import detect
 
 ENTITY = "language"
 

@@ -24,35 +24,25 @@ from sanic.response import HTTPResponse
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 
-from bot import channel_seal, sanic_guard
-from bot.config import Settings
-from bot.phone import mask
+from bot.messaging import seal as channel_seal
+from bot import patches
+from bot.foundation.aio import in_thread
+from bot.foundation.settings import Settings
+from bot.foundation.phone import mask
 from bot.reminders.provider_status import reason_for_error
 from bot.reminders.store import ReminderStore
-from bot.webhook_receipts import WebhookReceipts
+from bot.messaging.webhook_receipts import WebhookReceipts
 from connectors import messagebird_content as content
 from connectors import messagebird_webhook
 from connectors.messagebird_client import MessageBirdClient, MessageBirdError
 from connectors.messagebird_signature import HEADER, SignatureError, verify_webhook
-from connectors import rasa_speedups
 
 log = logging.getLogger(__name__)
-
-# Loaded by the Rasa server (credentials.yml): make its custom-action calls cheaper.
-rasa_speedups.apply()
-# ... and keep a negative Content-Length from freezing its Sanic server.
-sanic_guard.apply()
 
 DEFAULT_API_URL = "https://conversations.messagebird.com/v1"
 MAX_TEXT = 4096
 # Webhooks are a few KB; unsigned bodies are refused beyond this before being read.
 DEFAULT_MAX_BODY_BYTES = 1_000_000
-
-
-async def _in_thread(fn: Callable, *args, **kwargs):
-    """Database work off the event loop (SQLAlchemy here is synchronous)."""
-    return await asyncio.get_running_loop().run_in_executor(
-        None, functools.partial(fn, *args, **kwargs))
 
 
 def _split_text(text: str, limit: int = MAX_TEXT) -> List[str]:
@@ -125,7 +115,7 @@ class MessageBirdOutput(OutputChannel):
         appointment_id = str(template["appointment_id"])
         language = template.get("language", "ca")
         if self.reminders is not None:
-            claimed = await _in_thread(self.reminders.claim_for_sending, appointment_id,
+            claimed = await in_thread(self.reminders.claim_for_sending, appointment_id,
                                        recipient_id, language)
             if not claimed:
                 log.info("Reminder for %s already sent or in progress; not sending again",
@@ -141,11 +131,11 @@ class MessageBirdOutput(OutputChannel):
             reason = reason_for_error(exc.code if exc.code is not None else exc.status)
             log.error("Reminder for %s to %s failed: %s", appointment_id, mask(recipient_id), exc)
             if self.reminders is not None:
-                await _in_thread(self.reminders.mark_failed, appointment_id, reason, exc.code,
+                await in_thread(self.reminders.mark_failed, appointment_id, reason, exc.code,
                                  detail={"http_status": exc.status, "description": exc.description})
             return None
         if self.reminders is not None:
-            await _in_thread(self.reminders.mark_sent, appointment_id, message_id)
+            await in_thread(self.reminders.mark_sent, appointment_id, message_id)
         return message_id
 
 
@@ -173,6 +163,9 @@ class MessageBirdInput(InputChannel):
         languages = setting("template_languages", {"ca": "ca", "es": "es", "en": "en"})
         if isinstance(languages, str):
             languages = json.loads(languages)
+        if not patches.rasa_patched():
+            log.warning("Rasa runs without Recorda's patches (slower custom actions, no guard against a "
+                        "negative Content-Length): start it with `python -m bot.apps.rasa_server run ...`")
         return cls(
             api_url=setting("api_url", DEFAULT_API_URL), access_key=setting("access_key"),
             channel_id=setting("channel_id"), signing_key=setting("signing_key"),
@@ -255,7 +248,7 @@ class MessageBirdInput(InputChannel):
             key = f"status:{event.message_id}:{event.status}"
         else:
             key = f"message:{event.message_id}"
-        if self.receipts is not None and not await _in_thread(self.receipts.first_time, key):
+        if self.receipts is not None and not await in_thread(self.receipts.first_time, key):
             log.info("Duplicate webhook %s ignored", key)
             return response.json({"status": "duplicate"})
         if isinstance(event, content.StatusUpdate):
@@ -270,7 +263,7 @@ class MessageBirdInput(InputChannel):
             log.exception("Could not handle message %s from %s", event.message_id, mask(event.sender))
             if self.receipts is not None:
                 # Let the provider's redelivery be handled rather than dropped.
-                await _in_thread(self.receipts.forget, key)
+                await in_thread(self.receipts.forget, key)
             return response.json({"error": "could not handle the message"}, status=500)
         return response.json({"status": "handled"})
 
@@ -303,7 +296,7 @@ class MessageBirdInput(InputChannel):
 
     def _sealed_metadata(self, event: content.InboundMessage) -> Dict[str, Any]:
         """The message's metadata with the seal that tells the actions it came
-        through this verified webhook (bot.channel_seal)."""
+        through this verified webhook (bot.messaging.seal)."""
         return {**event.metadata, "kind": event.kind,
                 channel_seal.METADATA_KEY: channel_seal.seal(
                     self.seal_secret, self.name(), event.sender, event.message_id, event.kind, event.text)}
@@ -311,6 +304,6 @@ class MessageBirdInput(InputChannel):
     async def _record_status(self, event: content.StatusUpdate) -> None:
         if self.reminders is None:
             return
-        await _in_thread(self.reminders.apply_provider_status, event.message_id, event.status,
+        await in_thread(self.reminders.apply_provider_status, event.message_id, event.status,
                          event.at,
                          event.error_code, reason_for_error(event.error_code))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
-from bot.phone import to_e164
+from bot.foundation.phone import to_e164
 from connectors import messagebird_webhook as webhook
 from connectors.messagebird_webhook import MalformedWebhook  # noqa: F401 (public here too)
 

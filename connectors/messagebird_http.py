@@ -15,27 +15,15 @@ from typing import Any, Dict, Optional
 
 import aiohttp
 
-from bot.phone import mask
+from bot.messaging.sms import RETRYABLE_STATUSES, ProviderError
+from bot.foundation.phone import mask
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+class MessageBirdError(ProviderError):
+    """The MessageBird API refused a message or kept failing."""
 
-
-class MessageBirdError(Exception):
-    """The API refused a message or kept failing. `code` is the provider's
-    error code when it gave one, `status` the HTTP status (None: unreachable)."""
-
-    def __init__(self, status: Optional[int], code: Optional[int], description: str):
-        super().__init__(f"MessageBird {status}: {description} (code {code})")
-        self.status = status
-        self.code = code
-        self.description = description
-
-    @property
-    def retryable(self) -> bool:
-        """Worth trying again later: the provider was unreachable, busy or failing."""
-        return self.status is None or self.status in RETRYABLE_STATUSES
+    provider = "MessageBird"
 
 
 def first_error(body: Any) -> Dict[str, Any]:

@@ -3,16 +3,16 @@
 simulator). Same retries and errors as the WhatsApp client
 (`connectors.messagebird_http`).
 
-Settings (see bot.config.Settings): MESSAGEBIRD_SMS_API_URL,
+Settings (see bot.foundation.settings.Settings): MESSAGEBIRD_SMS_API_URL,
 MESSAGEBIRD_ACCESS_KEY, RECORDA_SMS_ORIGINATOR (default "Ajuntament").
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from bot.phone import to_e164
+from bot.foundation.phone import to_e164
+from bot.messaging.sms import SentSms
 from connectors.messagebird_http import MessageBirdError, MessageBirdHttp
 
 __all__ = ["MessageBirdSmsClient", "MessageBirdError", "SentSms", "check_originator"]
@@ -29,12 +29,6 @@ def check_originator(originator: str) -> str:
         return originator
     raise ValueError(f"SMS originator {originator!r} must be a phone number or at most 11 "
                      "letters and digits (RECORDA_SMS_ORIGINATOR)")
-
-
-@dataclass(frozen=True)
-class SentSms:
-    id: str
-    status: str  # the recipient's status in the answer: usually "sent"
 
 
 class MessageBirdSmsClient(MessageBirdHttp):

@@ -21,10 +21,10 @@ from typing import Iterator, List, Optional
 import pytest
 import pytest_asyncio
 
-import bot.clock
+import bot.foundation.clock
 from bot.booking import Appointment, BookingSystem
 from bot.booking.rest import RestBookingSystem
-from bot.sandbox.booking_seed import MADRID, OFFICES
+from bot.dev.sandbox.booking_seed import MADRID, OFFICES
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def _wait_healthy(service: SandboxBooking, proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def booking_service(tmp_path_factory, request) -> Iterator[SandboxBooking]:
-    """`python -m bot.sandbox.booking_service` on a fresh database, one per test module.
+    """`python -m bot.dev.sandbox.booking_service` on a fresh database, one per test module.
     A module that needs more citizens than the town's seed sets
     BOOKING_EXTRA_CITIZENS: that many more appointments on the next service day."""
     tmp = tmp_path_factory.mktemp("booking")
@@ -93,7 +93,7 @@ def booking_service(tmp_path_factory, request) -> Iterator[SandboxBooking]:
     service = SandboxBooking(f"http://127.0.0.1:{port}", TOKEN, tmp / "booking.db", tmp / "service.log")
     # The service lets RECORDA_BOOKING_TOKEN override --token: keep both in step.
     env = dict(os.environ, RECORDA_BOOKING_TOKEN=TOKEN, PYTHONDONTWRITEBYTECODE="1")
-    cmd = [sys.executable, "-m", "bot.sandbox.booking_service", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "bot.dev.sandbox.booking_service", "--host", "127.0.0.1",
            "--port", str(port), "--db", str(service.db_path), "--token", TOKEN]
     extra = getattr(request.module, "BOOKING_EXTRA_CITIZENS", 0)
     if extra:
@@ -129,7 +129,7 @@ def outage(booking_service) -> Iterator[SandboxBooking]:
 
 def madrid_today() -> date:
     """Today in the town by the clock the code reads (and RECORDA_CLOCK shifts)."""
-    return bot.clock.now(MADRID).date()
+    return bot.foundation.clock.now(MADRID).date()
 
 
 async def appointments_on(booking: BookingSystem, day: date) -> List[Appointment]:

@@ -9,7 +9,7 @@ from typing import Iterator, Optional
 
 import pytest
 
-import bot.clock
+import bot.foundation.clock
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,7 +27,7 @@ def db_url(tmp_path) -> str:
 
 
 class FrozenClock:
-    """bot.clock stopped at one moment, moved only by the test."""
+    """bot.foundation.clock stopped at one moment, moved only by the test."""
 
     def __init__(self, moment: datetime):
         self.set(moment)
@@ -50,18 +50,18 @@ def _clock_restarts_per_module() -> None:
     late module is not carried past midnight by the ones run before it."""
     start = os.environ.get("RECORDA_TEST_CLOCK_START")
     if start:
-        bot.clock.start_at(datetime.fromisoformat(start))
+        bot.foundation.clock.start_at(datetime.fromisoformat(start))
 
 
 @pytest.fixture
 def clock() -> Iterator[FrozenClock]:
-    """Freezes bot.clock for this test process at its current moment (so the
+    """Freezes bot.foundation.clock for this test process at its current moment (so the
     RECORDA_CLOCK of scripts/test-at-times still decides the day); `set` or
     `advance` it for a particular moment. Subprocesses keep their own clock."""
-    frozen = FrozenClock(bot.clock.now())
-    bot.clock.set_source(frozen)
+    frozen = FrozenClock(bot.foundation.clock.now())
+    bot.foundation.clock.set_source(frozen)
     yield frozen
-    bot.clock.reset()
+    bot.foundation.clock.reset()
 
 
 def pytest_configure(config):

@@ -22,11 +22,11 @@ from typing import Dict, List, Optional, Tuple
 import aiohttp
 import pytest_asyncio
 
-from bot.config import Settings
+from bot.foundation.settings import Settings
 from bot.console.accounts import Accounts
 from bot.console.tracker import events_table, _metadata
-from bot.sandbox.booking_seed import MADRID
-from bot.web.app import create_app
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.apps.web.app import create_app
 from tests.conftest import free_port
 
 PASSWORD = "a long enough password"

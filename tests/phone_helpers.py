@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from bot.phone import to_e164
-from bot.sandbox.citizens import CITIZENS
+from bot.foundation.phone import to_e164
+from bot.dev.sandbox.citizens import CITIZENS
 from tests.http_helpers import call
 
 

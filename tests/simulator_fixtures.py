@@ -159,11 +159,11 @@ def start_simulator(port: Optional[int] = None, webhook_url: Optional[str] = Non
                     access_key: str = ACCESS_KEY, signing_key: str = SIGNING_KEY,
                     channel_id: str = CHANNEL_ID, startup_timeout: float = 30.0,
                     extra_args: Sequence[str] = ()) -> Iterator[SimulatorProcess]:
-    """Runs `python -m bot.sandbox.whatsapp_simulator` until the block ends;
+    """Runs `python -m bot.dev.sandbox.whatsapp_simulator` until the block ends;
     `extra_args` are more of its options (e.g. --citizens realistic)."""
     port = port or free_port()
     webhook_url = webhook_url or f"http://127.0.0.1:{free_port()}{WEBHOOK_PATH}"
-    command = [sys.executable, "-m", "bot.sandbox.whatsapp_simulator", "--host", "127.0.0.1",
+    command = [sys.executable, "-m", "bot.dev.sandbox.whatsapp_simulator", "--host", "127.0.0.1",
                "--port", str(port), "--access-key", access_key, "--signing-key", signing_key,
                "--channel-id", channel_id, "--webhook-url", webhook_url,
                "--status-delays", ",".join(str(d) for d in delays), *extra_args]

@@ -1,4 +1,4 @@
-"""The action server as a town runs it (`python -m bot.action_server`): closed
+"""The action server as a town runs it (`python -m bot.apps.action_server`): closed
 to anyone without Rasa's shared secret, on 127.0.0.1 unless told otherwise,
 and even with the secret, a made-up tracker changes no appointment."""
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from bot.booking import Appointment
-from bot.phone import check_for_whatsapp
-from bot.sandbox.booking_seed import OFFICES
-from bot.service_days import next_service_day
-import bot.clock
-from bot.sandbox.booking_seed import MADRID
+from bot.foundation.phone import check_for_whatsapp
+from bot.dev.sandbox.booking_seed import OFFICES
+from bot.offices.service_days import next_service_day
+import bot.foundation.clock
+from bot.dev.sandbox.booking_seed import MADRID
 from tests.booking_fixtures import booking_service  # noqa: F401  (fixture)
 from tests.conftest import free_port
 from tests.http_helpers import call
@@ -43,7 +43,7 @@ def _start(tmp_path, env_extra, args=()):
     env = dict(os.environ, PYTHONPATH=str(ROOT), RECORDA_DB_URL=f"sqlite:///{tmp_path / 'recorda.db'}",
                RECORDA_VAR_DIR=str(tmp_path), **env_extra)
     log = open(tmp_path / f"actions-{port}.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "bot.action_server", "--port", str(port), *args],
+    process = subprocess.Popen([sys.executable, "-m", "bot.apps.action_server", "--port", str(port), *args],
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     return port, process
 
@@ -78,7 +78,7 @@ def action_server(booking_service, tmp_path_factory):  # noqa: F811
 @pytest.fixture(scope="module")
 def victim(booking_service):  # noqa: F811
     """A citizen's booked appointment on the next service day."""
-    day = next_service_day(bot.clock.now(MADRID).date())
+    day = next_service_day(bot.foundation.clock.now(MADRID).date())
     for office in OFFICES:
         status, body = booking_service.request(
             "GET", f"/api/v1/appointments?date={day.isoformat()}&office_id={office['id']}")
@@ -152,7 +152,7 @@ def test_it_refuses_to_start_without_a_secret(tmp_path):
 
 
 def test_a_negative_content_length_gets_400_and_the_server_keeps_answering(action_server):
-    """Sanic 21.12 spins on it and stops answering everyone (bot.sanic_guard,
+    """Sanic 21.12 spins on it and stops answering everyone (bot.patches.sanic_guard,
     applied by the action server, the Rasa server's channel and the web app)."""
     url, port = action_server
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

@@ -44,8 +44,8 @@ from actions.office import (
     ActionTellOpeningHours,
 )
 from actions.reminder import ActionSendReminder
-import bot.clock
-from bot import channel_seal
+import bot.foundation.clock
+from bot.messaging import seal as channel_seal
 from bot.booking import BOOKED, CANCELLED, CONFIRMED, Appointment
 from bot.booking.outbox import (
     DONE,
@@ -55,11 +55,11 @@ from bot.booking.outbox import (
     backoff_seconds,
 )
 from bot.booking.rest import RestBookingSystem
-from bot.i18n import format_short_date, format_when
-from bot.phone import check_for_whatsapp
+from bot.foundation.languages import format_short_date, format_when
+from bot.foundation.phone import check_for_whatsapp
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
-from bot.sandbox.booking_seed import (
+from bot.dev.sandbox.booking_seed import (
     MADRID,
     OFFICES,
     PROCEDURES,
@@ -148,7 +148,7 @@ class Person:
     @property
     def upcoming(self) -> list[Appointment]:
         """The active ones not started yet, by the clock the actions read."""
-        return [a for a in self.active if a.starts_at > bot.clock.now()]
+        return [a for a in self.active if a.starts_at > bot.foundation.clock.now()]
 
     @property
     def first_name(self) -> str:
@@ -694,7 +694,7 @@ async def test_location_without_an_appointment_lists_every_office(env, domain):
 
 
 def _open_now(office: dict) -> bool:
-    now = bot.clock.now(MADRID)
+    now = bot.foundation.clock.now(MADRID)
     clock = f"{now:%H:%M}"
     return any(h["weekday"] == now.weekday() and h["opens"] <= clock < h["closes"]
                for h in office["opening_hours"])

@@ -7,16 +7,16 @@ from datetime import datetime, timedelta
 
 import pytest
 
-import bot.clock
+import bot.foundation.clock
 from bot.booking import (
     ACTIVE_STATUSES, ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW, AppointmentNotFound,
     BookingError, BookingRefused, BookingUnavailable,
 )
 from bot.booking.rest import RestBookingSystem, booking_system_from_settings
-from bot.config import Settings
-from bot.sandbox.booking_seed import MADRID
-from bot.service_days import next_service_day, previous_service_day, service_days_after
-from bot.sandbox.citizens import CITIZENS
+from bot.foundation.settings import Settings
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.offices.service_days import next_service_day, previous_service_day, service_days_after
+from bot.dev.sandbox.citizens import CITIZENS
 from tests.booking_fixtures import (  # noqa: F401  (fixtures)
     appointment_of, appointments_on, booking, booking_service, free_port, madrid_today, outage,
 )
@@ -107,7 +107,7 @@ async def test_confirm_is_idempotent(booking):
     booked = await appointment_of(booking, NEXT_DAY, "Montserrat Puig i Ferrer")
     confirmed = await booking.confirm(booked.id)
     assert confirmed.status == CONFIRMED
-    assert abs(confirmed.confirmed_at - bot.clock.now(MADRID)) < timedelta(minutes=1)
+    assert abs(confirmed.confirmed_at - bot.foundation.clock.now(MADRID)) < timedelta(minutes=1)
     assert await booking.confirm(booked.id) == confirmed
     # A confirmation from yesterday keeps its time too.
     earlier = (await later_appointments(booking, CONFIRMED))[0]

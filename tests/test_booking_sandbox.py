@@ -16,13 +16,13 @@ import yaml
 from sqlalchemy import create_engine, func, select
 
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
-from bot.phone import check_for_whatsapp
-from bot.sandbox.booking_seed import (
+from bot.foundation.phone import check_for_whatsapp
+from bot.dev.sandbox.booking_seed import (
     OFFICES, appointments, build_appointments, next_service_day, office_slots,
     previous_service_day, seed,
 )
-from bot.sandbox.booking_service import create_app
-from bot.sandbox.citizens import CITIZENS
+from bot.dev.sandbox.booking_service import create_app
+from bot.dev.sandbox.citizens import CITIZENS
 from tests.booking_fixtures import booking_service, madrid_today  # noqa: F401  (fixture)
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "bot" / "booking" / "openapi.yaml"

@@ -12,12 +12,12 @@ import sys
 
 import pytest
 
-import bot.clock
-from bot.config import PROJECT_ROOT
-from bot.dev import Stack
+import bot.foundation.clock
+from bot.foundation.settings import PROJECT_ROOT
+from bot.dev.stack import Stack
 from bot.reminders.store import ReminderStore
-from bot.sandbox.booking_seed import MADRID
-from bot.service_days import next_service_day
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.offices.service_days import next_service_day
 from tests.browser import browser, screenshot  # noqa: F401
 from tests.http_helpers import wait_for
 from tests.phone_helpers import appointment_id_of, citizen, reminder_of, reply, thread
@@ -48,21 +48,21 @@ class Town:
         self.stack = stack
         self.url = stack.web_url
         self.store = ReminderStore(f"sqlite:///{stack.var_dir / 'recorda.db'}")
-        self.day = next_service_day(bot.clock.now(MADRID).date())
+        self.day = next_service_day(bot.foundation.clock.now(MADRID).date())
 
     def create_users(self) -> None:
         """Through the console's own commands, as a town's IT would."""
         for username, (role, name) in USERS.items():
             command = (["create-admin"] if role == "admin" else ["add-user", "--role", role])
             result = subprocess.run(
-                [sys.executable, "-m", "bot.console", *command, "--username", username, "--name", name,
+                [sys.executable, "-m", "bot.apps.console_admin", *command, "--username", username, "--name", name,
                  "--language", "ca", "--password-stdin"],
                 input=PASSWORD + "\n", cwd=PROJECT_ROOT, env=self.stack.env(), capture_output=True,
                 text=True, timeout=60)
             assert result.returncode == 0, result.stdout + result.stderr
 
     def send_reminders(self) -> None:
-        result = subprocess.run([sys.executable, "-m", "bot.reminders", "send", "--tomorrow", "--no-progress"],
+        result = subprocess.run([sys.executable, "-m", "bot.apps.reminders", "send", "--tomorrow", "--no-progress"],
                                 cwd=PROJECT_ROOT, env=self.stack.env(), capture_output=True, text=True,
                                 timeout=180)
         assert result.returncode == 0, result.stdout + result.stderr

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-import bot.clock
+import bot.foundation.clock
 from bot.console.conversations import (MAX_SEARCHED_SENDERS, ConversationKeys, FilterError, NumberSearch,
                                        parse_who)
 from bot.reminders import states
@@ -330,7 +330,7 @@ async def test_bad_filters_get_a_clear_400(console):  # noqa: F811
 
 
 async def test_by_default_the_list_shows_the_last_seven_days(console):  # noqa: F811
-    now = bot.clock.now(timezone.utc)
+    now = bot.foundation.clock.now(timezone.utc)
     console.tracker.user(ANNA, now - timedelta(days=1), "hola", "greet", 0.99)
     console.tracker.user(BRUNO, now - timedelta(days=10), "hola", "greet", 0.99)
     staff = await console.client("staff")

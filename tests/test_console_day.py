@@ -14,13 +14,13 @@ from datetime import date, datetime, timedelta, timezone
 from html import unescape
 from typing import Dict, List, Tuple
 
-import bot.clock
+import bot.foundation.clock
 from bot.booking import Appointment
-from bot.phone import check_for_whatsapp, mask, to_e164
+from bot.foundation.phone import check_for_whatsapp, mask, to_e164
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
-from bot.sandbox.booking_seed import MADRID
-from bot.service_days import next_service_day, previous_service_day
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.offices.service_days import next_service_day, previous_service_day
 from tests.booking_fixtures import booking, booking_service, madrid_today, outage  # noqa: F401
 from tests.console_fixtures import console  # noqa: F401
 
@@ -57,7 +57,7 @@ async def a_day_with_reminders(booking, console) -> Day:  # noqa: F811
     confirmed, cancelled, failed, unanswered, without_reminder = usable[:5]
 
     store = ReminderStore(console.settings.db_url)
-    now = bot.clock.now(timezone.utc).replace(microsecond=0)
+    now = bot.foundation.clock.now(timezone.utc).replace(microsecond=0)
     sent_at = now - timedelta(hours=3)
     for a in (confirmed, cancelled, failed, unanswered):
         store.schedule(a.id, day, office_id, check_for_whatsapp(a.phone).e164, a.language, at=sent_at)

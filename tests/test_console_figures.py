@@ -19,8 +19,8 @@ from bot.reminders import states
 from bot.reminders.provider_status import NO_WHATSAPP, NOT_MOBILE
 from bot.reminders.store import ReminderStore
 from bot.reports.load import service_days
-from bot.sandbox.booking_seed import MADRID
-from bot.service_days import previous_service_day
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.offices.service_days import previous_service_day
 from tests.booking_fixtures import appointments_on, booking, booking_service, madrid_today, outage  # noqa: F401
 from tests.console_fixtures import console  # noqa: F401
 
@@ -386,7 +386,7 @@ def test_every_table_row_column_and_title_has_its_words():
     from bot.console.figure_tables import figure_tables, headlines as headline_figures
     from bot.reminders.provider_status import REASON_LABELS
     from bot.reports.figures import Period, compute_figures
-    from bot.web.console.texts import LANGUAGES, Translator
+    from bot.apps.web.console.texts import LANGUAGES, Translator
 
     figures = compute_figures([], [], Period(date(2026, 11, 2), date(2026, 11, 3)))
     keys = {f"figures_head_{h.key}" for h in headline_figures(figures)}

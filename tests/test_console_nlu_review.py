@@ -11,12 +11,12 @@ from typing import Dict, List, Tuple
 
 import yaml
 
-import bot.clock
-from bot.config import PROJECT_ROOT
+import bot.foundation.clock
+from bot.foundation.settings import PROJECT_ROOT
 from bot.console.nlu_review import ProjectNlu, loose_key, reviews_table
-from bot.db import get_engine
-from bot.nlu_eval import load_holdout
-from bot.phone import mask
+from bot.foundation.db import get_engine
+from bot.dev.nlu_eval import load_holdout
+from bot.foundation.phone import mask
 from tests.console_fixtures import console  # noqa: F401
 from tests.test_nlu_eval import _normalised as normalised_like_nlu_eval
 
@@ -32,7 +32,7 @@ PERSONAL = "em dic Joan Garcia Puig i el meu DNI és 12345678Z"
 
 
 def ago(**delta) -> datetime:
-    return bot.clock.now(timezone.utc) - timedelta(**delta)
+    return bot.foundation.clock.now(timezone.utc) - timedelta(**delta)
 
 
 def _new_to_the_project(*texts: str) -> None:
@@ -205,7 +205,7 @@ async def test_what_data_already_has_is_left_out_and_the_page_says_why(console):
     with get_engine(console.settings.db_url).begin() as conn:
         conn.execute(reviews_table.insert().values(
             text_key="0" * 64, text="una intenció que ja no existeix", intent="ask_parking", ignored=False,
-            reviewer="editor", reviewed_at=bot.clock.now(timezone.utc)))
+            reviewer="editor", reviewed_at=bot.foundation.clock.now(timezone.utc)))
 
     _, html = await editor.get("/console/nlu")
     for reason in ("in_training_data", "in_holdout", "duplicate", "unknown_intent"):

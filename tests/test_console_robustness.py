@@ -16,19 +16,19 @@ from typing import Iterable, List, Tuple
 import pytest
 from yarl import URL
 
-import bot.clock
+import bot.foundation.clock
 from bot.booking import BookingSystem, BookingUnavailable
 from bot.console.query_values import MAX_PAGE, page_number, row_id
 from bot.console.tracker import _metadata
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
-from bot.sandbox.booking_seed import MADRID
-from bot.service_days import next_service_day
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.offices.service_days import next_service_day
 from tests.console_fixtures import console  # noqa: F401
 from tests.test_console_security import TownBooking
 
 ANNA = "+34612345678"
-NOW = bot.clock.now(timezone.utc).replace(microsecond=0)
+NOW = bot.foundation.clock.now(timezone.utc).replace(microsecond=0)
 
 
 class DownBookingSystem(BookingSystem):

@@ -17,14 +17,14 @@ from urllib.parse import urlparse
 
 import pytest
 
-import bot.clock
+import bot.foundation.clock
 from bot.booking import (AppointmentNotFound, Appointment, BookingRefused, BookingSystem, Office,
                          Procedure)
 from bot.console.accounts import ADMIN, EDITOR, STAFF, role_at_least
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
-from bot.sandbox.booking_seed import MADRID
-from bot.service_days import next_service_day
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.offices.service_days import next_service_day
 from tests.console_fixtures import PASSWORD, console  # noqa: F401
 
 ANNA = "+34612345678"
@@ -34,7 +34,7 @@ OFFICE = "oac-centre"
 NASTY_NAME = "<script>alert('x')</script> \"Anna\" d'Urgell"
 NASTY_MESSAGE = "<img src=x onerror=alert(1)> on és l'oficina?"
 FORMULA_NAME = "=HYPERLINK(\"http://evil.example\",\"Anna\")"
-TODAY = bot.clock.now(MADRID).date()
+TODAY = bot.foundation.clock.now(MADRID).date()
 DAY = next_service_day(TODAY, ())
 
 
@@ -87,7 +87,7 @@ def booking():
 def fill(console) -> None:  # noqa: F811
     """Anna's reminder (sent, then cancelled) and her conversation."""
     store = ReminderStore(console.settings.db_url)
-    now = bot.clock.now(MADRID).replace(microsecond=0)
+    now = bot.foundation.clock.now(MADRID).replace(microsecond=0)
     store.schedule("A1", DAY, OFFICE, ANNA, "ca", at=now - timedelta(hours=2))
     assert store.claim_for_sending("A1", at=now - timedelta(hours=1))
     store.mark_sent("A1", "m-A1", at=now - timedelta(hours=1))

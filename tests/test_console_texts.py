@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.web.console.texts import LANGUAGES, Translator, all_texts, choose_language, missing_translations
+from bot.apps.web.console.texts import LANGUAGES, Translator, all_texts, choose_language, missing_translations
 
-CONSOLE = Path(__file__).resolve().parent.parent / "bot" / "web" / "console"
+CONSOLE = Path(__file__).resolve().parent.parent / "bot" / "apps" / "web" / "console"
 # t("key") / t('key') in templates and page modules; keys built at run time
 # (t("role_" ~ role)) are checked where their parts are listed.
 USED_KEY = re.compile(r"""\bt\(\s*["']([a-z0-9_]+)["']\s*[,)]""")

@@ -8,9 +8,9 @@ from datetime import date
 
 from babel.dates import format_datetime
 
-from bot.phone import mask
+from bot.foundation.phone import mask
 from bot.reminders.store import ReminderStore
-from bot.sandbox.booking_seed import MADRID
+from bot.dev.sandbox.booking_seed import MADRID
 from tests.console_fixtures import PASSWORD, console  # noqa: F401
 
 NEW_PASSWORD = "correct horse battery"

@@ -11,14 +11,14 @@ import urllib.request
 
 import pytest
 
-import bot.clock
-from bot.config import PROJECT_ROOT
-from bot.dev import Stack
-from bot.phone import to_e164
+import bot.foundation.clock
+from bot.foundation.settings import PROJECT_ROOT
+from bot.dev.stack import Stack
+from bot.foundation.phone import to_e164
 from bot.reminders.store import ReminderStore
-from bot.sandbox.booking_seed import MADRID
-from bot.sandbox.citizens import CITIZENS
-from bot.service_days import next_service_day
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.dev.sandbox.citizens import CITIZENS
+from bot.offices.service_days import next_service_day
 from connectors.messagebird_signature import HEADER, sign_webhook
 
 from tests.http_helpers import call, wait_for
@@ -42,7 +42,7 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reminders_sent(stack):
     """Runs the daily job once, as an operator would."""
-    result = subprocess.run([sys.executable, "-m", "bot.reminders", "send", "--tomorrow", "--no-progress"],
+    result = subprocess.run([sys.executable, "-m", "bot.apps.reminders", "send", "--tomorrow", "--no-progress"],
                             cwd=PROJECT_ROOT, env=stack.env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -85,7 +85,7 @@ def test_each_citizen_with_whatsapp_gets_one_reminder_in_their_language(stack, r
         message = reminder_of(stack, citizen(name))
         assert phrase in message["rendered"]
         assert [b["title"] for b in message["buttons"]][0] == button
-    tomorrow = next_service_day(bot.clock.now(MADRID).date())
+    tomorrow = next_service_day(bot.foundation.clock.now(MADRID).date())
     weekday_ca = ["dilluns", "dimarts", "dimecres", "dijous", "divendres"][tomorrow.weekday()]
     assert weekday_ca in reminder_of(stack, citizen("Montserrat Puig i Ferrer"))["rendered"]
     for c in CITIZENS:

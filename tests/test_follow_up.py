@@ -9,19 +9,19 @@ import subprocess
 import sys
 from datetime import timedelta, timezone
 
-import bot.clock
-from bot.config import PROJECT_ROOT
-from bot.phone import check_for_whatsapp
+import bot.foundation.clock
+from bot.foundation.settings import PROJECT_ROOT
+from bot.foundation.phone import check_for_whatsapp
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
-from bot.service_days import next_service_day
+from bot.offices.service_days import next_service_day
 from tests.booking_fixtures import booking, booking_service, madrid_today  # noqa: F401
 
 
 def run_follow_up(booking_service, db_url, day, *extra):
     env = dict(os.environ, RECORDA_DB_URL=db_url, RECORDA_BOOKING_URL=booking_service.api_url,
                RECORDA_BOOKING_TOKEN=booking_service.token, PYTHONPATH=str(PROJECT_ROOT))
-    result = subprocess.run([sys.executable, "-m", "bot.reminders", "follow-up", "--date", day.isoformat(),
+    result = subprocess.run([sys.executable, "-m", "bot.apps.reminders", "follow-up", "--date", day.isoformat(),
                              "--csv", *extra], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
@@ -34,11 +34,11 @@ async def test_follow_up_lists_failed_and_unanswered_reminders(booking_service, 
                     if a.is_active and check_for_whatsapp(a.phone).usable]
     failed, expired_unread, expired_read, confirmed, still_open = appointments[:5]
     store = ReminderStore(db_url)
-    sent_at = bot.clock.now(timezone.utc) - timedelta(hours=30)
+    sent_at = bot.foundation.clock.now(timezone.utc) - timedelta(hours=30)
     for a in (failed, expired_unread, expired_read, confirmed, still_open):
         store.schedule(a.id, day, a.office_id, check_for_whatsapp(a.phone).e164, a.language)
         store.claim_for_sending(a.id)
-        store.mark_sent(a.id, f"m-{a.id}", at=sent_at if a is not still_open else bot.clock.now(timezone.utc))
+        store.mark_sent(a.id, f"m-{a.id}", at=sent_at if a is not still_open else bot.foundation.clock.now(timezone.utc))
     store.apply_provider_status(f"m-{failed.id}", "failed", error_code=302, reason="no_whatsapp_account")
     store.apply_provider_status(f"m-{expired_read.id}", "read")
     store.apply_provider_status(f"m-{still_open.id}", "delivered")

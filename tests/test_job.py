@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp import web
 
-import bot.clock
+import bot.foundation.clock
 from bot.booking import Appointment
-from bot.config import PROJECT_ROOT
-from bot.i18n import format_when
-from bot.phone import check_for_whatsapp
+from bot.foundation.settings import PROJECT_ROOT
+from bot.foundation.languages import format_when
+from bot.foundation.phone import check_for_whatsapp
 from bot.reminders import states
 from bot.reminders.job import JobSummary, PlannedReminder, RateLimiter, send_all
-from bot.service_days import next_service_day
+from bot.offices.service_days import next_service_day
 from bot.reminders.store import ReminderStore
 from tests.booking_fixtures import booking, booking_service, madrid_today  # noqa: F401
 
@@ -81,7 +81,7 @@ def job_env(db_url: str, booking_service, rasa_port: int) -> dict:
 
 async def run_job_process(env: dict, service_day, *extra: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.reminders", "send", "--date", service_day.isoformat(),
+        sys.executable, "-m", "bot.apps.reminders", "send", "--date", service_day.isoformat(),
         "--no-progress", *extra, cwd=PROJECT_ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
 
@@ -159,7 +159,7 @@ async def test_rate_limit_is_respected(db_url):
         aid = f"RATE-{i}"
         store.schedule(aid, None, None, "+34612345678", "ca")
         planned.append(PlannedReminder(
-            Appointment(aid, "o", "p", bot.clock.now(timezone.utc), "x", "+34612345678", "ca", "booked"),
+            Appointment(aid, "o", "p", bot.foundation.clock.now(timezone.utc), "x", "+34612345678", "ca", "booked"),
             "+34612345678"))
     await send_all(store, planned, trigger, rate=50, concurrency=16, summary=JobSummary(None))
     assert len(calls) == 60

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.language import detect, follow
+from bot.nlu.language import detect, follow
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("ca", "es", "en")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.nlu_eval import (TARGET_FALSE_CANCEL, TARGET_LANGUAGE_F1, TARGET_MACRO_F1, Example,
+from bot.dev.nlu_eval import (TARGET_FALSE_CANCEL, TARGET_LANGUAGE_F1, TARGET_MACRO_F1, Example,
                           load_holdout, macro_f1, main, predict, score)
 
 ROOT = Path(__file__).resolve().parent.parent

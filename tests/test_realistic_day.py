@@ -1,6 +1,6 @@
-"""A realistic day: the citizens' behaviour profile (bot.sandbox.citizen_behaviour),
+"""A realistic day: the citizens' behaviour profile (bot.dev.sandbox.citizen_behaviour),
 its live replay in the real WhatsApp simulator process, and the history of
-past service days (bot.sandbox.history) against the real booking sandbox,
+past service days (bot.dev.sandbox.history) against the real booking sandbox,
 judged by the service figures (bot.reports)."""
 from __future__ import annotations
 
@@ -19,20 +19,20 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-import bot.clock
+import bot.foundation.clock
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
 from bot.booking.rest import RestBookingSystem
-from bot.config import PROJECT_ROOT, Settings
+from bot.foundation.settings import PROJECT_ROOT, Settings
 from bot.reminders import states
 from bot.reminders.follow_up import EXPIRED_READ, EXPIRED_UNREAD, FAILED, follow_up_list
 from bot.reminders.store import ReminderStore
-from bot.reports.__main__ import gather_figures
-from bot.sandbox import booking_seed
-from bot.sandbox.citizen_behaviour import (ANSWER_TEXTS, BEHAVIOURS, DEFAULT_SHARES, Profile,
+from bot.apps.reports import gather_figures
+from bot.dev.sandbox import booking_seed
+from bot.dev.sandbox.citizen_behaviour import (ANSWER_TEXTS, BEHAVIOURS, DEFAULT_SHARES, Profile,
                                            ProfileError, load_profile)
-from bot.sandbox.history import fill_history, past_days
-from bot.sandbox.past_reminders import MADRID, shows_up
-from bot.service_days import previous_service_day
+from bot.dev.sandbox.history import fill_history, past_days
+from bot.dev.sandbox.past_reminders import MADRID, shows_up
+from bot.offices.service_days import previous_service_day
 from connectors.messagebird_signature import HEADER, verify_webhook
 from tests.booking_fixtures import booking_service, madrid_today  # noqa: F401  (fixture)
 from tests.simulator_fixtures import CHANNEL_ID, SIGNING_KEY, start_simulator, webhook_receiver
@@ -296,7 +296,7 @@ def history_env(booking_service, tmp_path_factory):
 
 
 def run_history(env, *args) -> str:
-    result = subprocess.run([sys.executable, "-m", "bot.sandbox.history", *args], cwd=PROJECT_ROOT,
+    result = subprocess.run([sys.executable, "-m", "bot.dev.sandbox.history", *args], cwd=PROJECT_ROOT,
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -342,7 +342,7 @@ async def test_history_is_in_the_past_with_plausible_times(history):
     days = past_days(madrid_today(), 20)
     reminders = store.between(days[0], days[-1])
     histories = store.histories_between(days[0], days[-1])
-    now = bot.clock.now(timezone.utc)
+    now = bot.foundation.clock.now(timezone.utc)
     for reminder in reminders:
         events = histories[reminder.id]
         assert all(e.at < now for e in events)

@@ -148,7 +148,7 @@ def test_reply_window_closes_after_23h40_and_keeps_read(store, db_url):
     # (The PostgreSQL database is shared by the tests: look at ours only.)
     assert ours.isdisjoint(r.appointment_id for r in store.expire_due(SENT_AT + timedelta(hours=23, minutes=39)))
     # A restart: a new store on the same database, nothing held in memory.
-    from bot.db import dispose_all
+    from bot.foundation.db import dispose_all
     dispose_all()
     restarted = ReminderStore(store.engine.url.render_as_string(hide_password=False))
     expired = restarted.expire_due(SENT_AT + timedelta(hours=23, minutes=40))

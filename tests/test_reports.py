@@ -16,15 +16,15 @@ import pytest
 from rich.console import Console
 
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW, Appointment
-from bot.config import PROJECT_ROOT
+from bot.foundation.settings import PROJECT_ROOT
 from bot.reminders import states
 from bot.reminders.provider_status import INVALID_NUMBER, NO_WHATSAPP, NOT_MOBILE
 from bot.reminders.store import ReminderStore
-from bot.reports.__main__ import csv_rows, print_tables
+from bot.apps.reports import csv_rows, print_tables
 from bot.reports.figures import (REFERENCE, AnswerTimes, MonthCost, NoShowGroup, Period, Pricing,
                                  Share, compute_figures)
 from bot.reports.load import load_histories, service_days
-from bot.service_days import previous_service_day
+from bot.offices.service_days import previous_service_day
 from tests.booking_fixtures import appointments_on, booking, booking_service, madrid_today  # noqa: F401
 
 UTC = timezone.utc
@@ -268,7 +268,7 @@ def run_reports(booking_service, db_url, first: date, last: date, *extra) -> str
     env = dict(os.environ, RECORDA_DB_URL=db_url, RECORDA_BOOKING_URL=booking_service.api_url,
                RECORDA_BOOKING_TOKEN=booking_service.token, RECORDA_OFFICES="", RECORDA_HOLIDAYS="",
                PYTHONPATH=str(PROJECT_ROOT))
-    result = subprocess.run([sys.executable, "-m", "bot.reports", "--from", first.isoformat(),
+    result = subprocess.run([sys.executable, "-m", "bot.apps.reports", "--from", first.isoformat(),
                              "--to", last.isoformat(), *extra], cwd=PROJECT_ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

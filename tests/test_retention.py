@@ -12,22 +12,22 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import func, insert, select, update
 
-import bot.clock
+import bot.foundation.clock
 from bot.booking.outbox import DONE, BookingOutbox, booking_operations
-from bot.citizen_links import used_links
-from bot.config import PROJECT_ROOT
+from bot.citizens.links import used_links
+from bot.foundation.settings import PROJECT_ROOT
 from bot.console.accounts import Accounts, reveals_table, sessions_table
 from bot.console.retention import purge
 from bot.console.tracker import TrackerEvents
-from bot.db import get_engine
+from bot.foundation.db import get_engine
 from bot.reminders.sms_fallback import SENT, sms_fallbacks
 from bot.reminders.store import ReminderStore, reminder_events, reminders, unmatched_statuses
-from bot.webhook_receipts import webhook_receipts
-from bot.worker import retention_duty
-from bot.sandbox.booking_seed import MADRID
+from bot.messaging.webhook_receipts import webhook_receipts
+from bot.apps.worker import retention_duty
+from bot.dev.sandbox.booking_seed import MADRID
 from tests.console_fixtures import PASSWORD, Tracker, console_settings
 
-NOW = bot.clock.now(timezone.utc).replace(microsecond=0)
+NOW = bot.foundation.clock.now(timezone.utc).replace(microsecond=0)
 DAYS = 30
 OLD = NOW - timedelta(days=DAYS + 10)      # before the cutoff
 RECENT = NOW - timedelta(days=DAYS - 10)   # after it
@@ -181,7 +181,7 @@ def test_a_period_under_one_day_is_refused(settings, days):
 def run_command(settings, *args):
     env = dict(os.environ, RECORDA_DB_URL=settings.db_url, RECORDA_TRACKER_DB_URL=settings.tracker_db_url,
                RECORDA_RETENTION_DAYS=str(DAYS))
-    return subprocess.run([sys.executable, "-m", "bot.console", "purge", *args], cwd=PROJECT_ROOT,
+    return subprocess.run([sys.executable, "-m", "bot.apps.console_admin", "purge", *args], cwd=PROJECT_ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
 
 

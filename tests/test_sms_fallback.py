@@ -27,23 +27,23 @@ import aiohttp
 import jwt
 import pytest
 
-import bot.clock
+import bot.foundation.clock
 from bot.booking import BOOKED, CANCELLED, CONFIRMED, Appointment, Office
 from bot.booking.outbox import DONE, BookingOutbox, OutboxWorker
-from bot.citizen_links import (EXPIRED, FORGED, CitizenLinks, LinkClaims, LinkRefused,
+from bot.citizens.links import (EXPIRED, FORGED, CitizenLinks, LinkClaims, LinkRefused,
                                UsedLinks)
-from bot.citizen_texts import check_complete
-from bot.config import PROJECT_ROOT, Settings
-from bot.i18n import format_when
-from bot.phone import to_e164
+from bot.citizens.texts import check_complete
+from bot.foundation.settings import PROJECT_ROOT, Settings
+from bot.foundation.languages import format_when
+from bot.foundation.phone import to_e164
 from bot.reminders import states
 from bot.reminders.sms_fallback import (FAILED, RETRY, SENT, SKIPPED, SmsFallback, SmsFallbackStore,
                                         SmsOutcomeNotifier, compose, sms_sender_id, street)
 from bot.reminders.store import ReminderStore
-from bot.sandbox.booking_seed import OFFICES
-from bot.service_days import next_service_day
-from bot.sms_text import is_gsm7, sms_parts, to_gsm7
-from bot.web.app import create_app
+from bot.dev.sandbox.booking_seed import OFFICES
+from bot.offices.service_days import next_service_day
+from bot.messaging.sms_text import is_gsm7, sms_parts, to_gsm7
+from bot.apps.web.app import create_app
 from connectors.messagebird_sms import MessageBirdError, MessageBirdSmsClient, SentSms
 from tests.booking_fixtures import booking, booking_service, madrid_today, outage  # noqa: F401
 from tests.conftest import free_port
@@ -123,7 +123,7 @@ def test_a_link_is_used_once(db_url):
 
 def test_the_form_token_belongs_to_one_link():
     links = CitizenLinks(SECRET)
-    one, other = (links.verify(links.token("VLD-1", "+34619283746", bot.clock.now(timezone.utc)
+    one, other = (links.verify(links.token("VLD-1", "+34619283746", bot.foundation.clock.now(timezone.utc)
                                            + timedelta(hours=5))) for _ in range(2))
     assert links.check_form_token(one, links.form_token(one))
     assert not links.check_form_token(one, links.form_token(other))
@@ -152,7 +152,7 @@ def test_the_sms_claim_is_taken_once_and_an_event_is_no_state(any_db, monkeypatc
     offices_file(tmp_path, monkeypatch, ["oac-centre"])
     store, fallbacks, used = ReminderStore(any_db), SmsFallbackStore(any_db), UsedLinks(any_db)
     aid = f"T-{uuid.uuid4().hex[:10]}"
-    tomorrow = bot.clock.now(MADRID).date() + timedelta(days=1)
+    tomorrow = bot.foundation.clock.now(MADRID).date() + timedelta(days=1)
     store.schedule(aid, tomorrow, "oac-centre", "+34619283746", "ca")
     store.mark_failed(aid, "no_whatsapp_account", 302)
     assert aid in [r.appointment_id for r in fallbacks.candidates(tomorrow, limit=10_000)]
@@ -164,7 +164,7 @@ def test_the_sms_claim_is_taken_once_and_an_event_is_no_state(any_db, monkeypatc
     assert fallbacks.get(aid).state == SENT
     # An event that is not a state: kept, moves nothing, even through transition().
     assert store.record_event(aid, "sms_sent", "sms_fallback", {"message_id": "sms-1"})
-    store.transition(aid, "sms_sent", bot.clock.now(timezone.utc), "test")
+    store.transition(aid, "sms_sent", bot.foundation.clock.now(timezone.utc), "test")
     assert states.next_state(states.SENT, "sms_sent") is None
     assert store.get(aid).state == states.FAILED
     assert [(e.event, e.applied) for e in store.history(aid)][-2:] == [("sms_sent", False)] * 2
@@ -303,7 +303,7 @@ def settings_for(db_url: str, booking_url: str = "http://127.0.0.1:1", public_ur
 
 def offices_file(tmp_path: Path, monkeypatch, on: List[str], default: bool = False) -> None:
     """An offices.yml with the fallback on for `on` (a new file each time:
-    bot.office_settings caches a file's content by its path)."""
+    bot.offices.settings caches a file's content by its path)."""
     lines = ["defaults:", f"  sms_fallback: {str(default).lower()}", "offices:"]
     lines += [f"  {office}:\n    sms_fallback: true" for office in on] or ["  {}"]
     path = tmp_path / f"offices-{time.monotonic_ns()}.yml"
@@ -426,7 +426,7 @@ async def test_a_failed_send_is_retried_later_and_a_refused_one_is_final(
 # ------------------------------------------------------- the citizen's page
 
 class Page:
-    """bot.web in this process, on a free port, against the sandbox booking service."""
+    """bot.apps.web in this process, on a free port, against the sandbox booking service."""
 
     def __init__(self, db_url: str, booking_system, clock=None):
         self.port = free_port()
@@ -575,7 +575,7 @@ async def test_an_already_cancelled_appointment_is_said_kindly(cast, page, booki
 
 @pytest.fixture(scope="module")
 def sms_stack(tmp_path_factory):
-    from bot.dev import Stack
+    from bot.dev.stack import Stack
     model = PROJECT_ROOT / "models" / "current.tar.gz"
     assert model.exists(), "no trained model: run `make train` (make test does it)"
     var_dir = tmp_path_factory.mktemp("sms-e2e")
@@ -586,7 +586,7 @@ def sms_stack(tmp_path_factory):
                            extra_env={"RECORDA_OFFICES_FILE": str(offices)})
     try:
         stack.start()
-        result = subprocess.run([sys.executable, "-m", "bot.reminders", "send", "--tomorrow", "--no-progress"],
+        result = subprocess.run([sys.executable, "-m", "bot.apps.reminders", "send", "--tomorrow", "--no-progress"],
                                 cwd=PROJECT_ROOT, env=stack.env(), capture_output=True, text=True, timeout=180)
         assert result.returncode == 0, result.stdout + result.stderr
         yield stack

@@ -16,7 +16,7 @@ from typing import Any, List, Tuple
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot import channel_seal
+from bot.messaging import seal as channel_seal
 from bot.reminders.store import ReminderStore
 from connectors.messagebird_signature import HEADER
 from tests.messagebird_fixtures import CITIZEN, Webhook, inbound, status, threaded_webhook

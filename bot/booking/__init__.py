@@ -87,7 +87,7 @@ class Appointment:
     procedure_id: str
     starts_at: datetime  # timezone-aware
     citizen_name: str
-    phone: str           # as the booking system stores it; normalise with bot.phone
+    phone: str           # as the booking system stores it; normalise with bot.foundation.phone
     language: str        # "ca" | "es" | "en"
     status: str
     duration_minutes: int = 15

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Awaitable, Callable, List, Optional
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text, and_, insert, select, update
+from sqlalchemy import MetaData, Column, DateTime, Integer, String, Table, Text, and_, insert, select, update
 
 from bot.booking import BookingRefused, BookingSystem, BookingUnavailable, AppointmentNotFound
-from bot.db import get_engine, metadata, utc_now as _now
+from bot.foundation.clock import utc_now as _now
+from bot.foundation.db import engine_with_tables
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,11 @@ OPERATIONS = ("confirm", "cancel")
 MAX_BACKOFF_SECONDS = 300
 LEASE_SECONDS = 60
 
+# This store's tables, created by the store itself (bot/foundation/db.py knows none).
+SCHEMA = MetaData()
+
 booking_operations = Table(
-    "booking_operations", metadata,
+    "booking_operations", SCHEMA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("appointment_id", String(64), nullable=False, index=True),
     Column("operation", String(16), nullable=False),
@@ -67,7 +71,7 @@ def backoff_seconds(attempts: int) -> float:
 
 class BookingOutbox:
     def __init__(self, db_url: str):
-        self.engine = get_engine(db_url)
+        self.engine = engine_with_tables(db_url, SCHEMA)
 
     def enqueue(self, appointment_id: str, operation: str, sender_id: str,
                 language: Optional[str]) -> Operation:

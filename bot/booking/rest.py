@@ -164,5 +164,5 @@ def _client_error(status: int, body: Any) -> BookingError:
 
 
 def booking_system_from_settings(settings) -> BookingSystem:
-    """The adapter configured by `bot.config.Settings`."""
+    """The adapter configured by `bot.foundation.settings.Settings`."""
     return RestBookingSystem(settings.booking_url, settings.booking_token)

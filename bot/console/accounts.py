@@ -21,10 +21,11 @@ from typing import Dict, List, Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text,
+from sqlalchemy import (MetaData, Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text,
                         delete, insert, select, update)
 
-from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware
+from bot.foundation.clock import stored_utc as _aware, utc_now as _now
+from bot.foundation.db import engine_with_tables
 
 STAFF, EDITOR, ADMIN = "staff", "editor", "admin"
 ROLES = (STAFF, EDITOR, ADMIN)
@@ -34,8 +35,11 @@ MAX_FAILED_SIGN_INS = 5              # then the account waits LOCKOUT
 LOCKOUT = timedelta(minutes=5)
 REVEAL_LASTS = timedelta(minutes=15)  # a revealed number shows this long
 
+# This store's tables, created by the store itself (bot/foundation/db.py knows none).
+SCHEMA = MetaData()
+
 users_table = Table(
-    "console_users", metadata,
+    "console_users", SCHEMA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("username", String(64), nullable=False, unique=True),
     Column("display_name", String(128), nullable=False),
@@ -50,7 +54,7 @@ users_table = Table(
 )
 
 sessions_table = Table(
-    "console_sessions", metadata,
+    "console_sessions", SCHEMA,
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", Integer, ForeignKey("console_users.id"), nullable=False, index=True),
     Column("csrf_token", String(64), nullable=False),
@@ -62,7 +66,7 @@ sessions_table = Table(
 )
 
 reveals_table = Table(
-    "console_reveals", metadata,
+    "console_reveals", SCHEMA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("user_id", Integer, nullable=False),
     Column("username", String(64), nullable=False),
@@ -134,7 +138,7 @@ class Reveal:
 class Accounts:
     def __init__(self, db_url: str, lifetime: timedelta = timedelta(hours=10),
                  idle: timedelta = timedelta(minutes=60), clock=_now):
-        self.engine = get_engine(db_url)
+        self.engine = engine_with_tables(db_url, SCHEMA)
         self.lifetime, self.idle, self.clock = lifetime, idle, clock
         self._hasher = PasswordHasher()
         # Verified against when the username is unknown, so that a sign-in

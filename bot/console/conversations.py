@@ -9,7 +9,7 @@ happened to each reminder). No copies are kept.
     Conversations      the list (summaries) and one transcript with the
                        delivery timeline of the citizen's reminders
 
-No HTTP here: bot.web.console.conversations turns these into pages.
+No HTTP here: bot.apps.web.console.conversations turns these into pages.
 """
 from __future__ import annotations
 
@@ -32,10 +32,10 @@ from sqlalchemy import and_, case, null, or_, select
 from bot.console.domain import DOMAIN_PATH, typed_intents
 from bot.console.query_values import DayOutOfRange, MAX_PAGE, page_number, query_day
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvent, TrackerEvents, events_table
-from bot.phone import to_e164
+from bot.foundation.phone import to_e164
 from bot.reminders import states
 from bot.reminders.store import Reminder, ReminderEvent, ReminderStore, reminders as reminders_table
-from bot.templates import REMINDER_TEMPLATE, find_template, load_templates
+from bot.messaging.templates import REMINDER_TEMPLATE, find_template, load_templates
 
 log = logging.getLogger(__name__)
 

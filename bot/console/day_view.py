@@ -2,7 +2,7 @@
 of the booking system joined with its reminder and the answer the citizen
 gave, the day's summary figures and the follow-up list (whom to call).
 
-No HTTP here: bot.web.console.day renders it as a page and as CSV.
+No HTTP here: bot.apps.web.console.day renders it as a page and as CSV.
 
 When the booking system is down, what the reminder store knows is still
 given (appointment ids, numbers, reminder states, answers) with
@@ -17,8 +17,8 @@ from datetime import date, datetime
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from bot.booking import AppointmentNotFound, Appointment, BookingError, BookingSystem
-from bot.db import in_thread
-from bot.phone import to_e164
+from bot.foundation.aio import in_thread
+from bot.foundation.phone import to_e164
 from bot.reminders import follow_up, states
 from bot.reminders.store import Reminder, ReminderEvent, ReminderStore
 

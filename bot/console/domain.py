@@ -7,7 +7,7 @@ from typing import List
 
 import yaml
 
-from bot.config import PROJECT_ROOT
+from bot.foundation.settings import PROJECT_ROOT
 
 DOMAIN_PATH = PROJECT_ROOT / "domain.yml"
 # libyaml when the system has it.

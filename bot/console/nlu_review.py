@@ -11,7 +11,7 @@ as Rasa NLU training data that can be merged into data/.
     export       the reviewed messages (not the ignored ones) as NLU YAML,
                  minus what data/ or the held-out set already has
 
-Nothing here knows about HTTP; bot.web.console.nlu_review is the page.
+Nothing here knows about HTTP; bot.apps.web.console.nlu_review is the page.
 """
 from __future__ import annotations
 
@@ -25,22 +25,26 @@ from pathlib import Path
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 import yaml
-from sqlalchemy import (Boolean, Column, DateTime, Float, Integer, String, Table, Text, not_, or_, select,
+from sqlalchemy import (MetaData, Boolean, Column, DateTime, Float, Integer, String, Table, Text, not_, or_, select,
                         update)
 from sqlalchemy.exc import IntegrityError
 
-from bot.config import PROJECT_ROOT
+from bot.foundation.settings import PROJECT_ROOT
 from bot.console.domain import DOMAIN_PATH, typed_intents
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvent, TrackerEvents, events_table
-from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware
-from bot.nlu_eval import HOLDOUT_DIR
+from bot.foundation.clock import stored_utc as _aware, utc_now as _now
+from bot.foundation.db import engine_with_tables
+from bot.dev.nlu_eval import HOLDOUT_DIR
 
 IGNORE = "ignore"                 # the editor's choice for "not training data"
 OUT_OF_SCOPE = "out_of_scope"     # the domain's intent for "not something we handle"
 LANGUAGE_ENTITY = "language"      # set by components.language_detector
 
+# This store's tables, created by the store itself (bot/foundation/db.py knows none).
+SCHEMA = MetaData()
+
 reviews_table = Table(
-    "console_nlu_reviews", metadata,
+    "console_nlu_reviews", SCHEMA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     # SHA-256 of the normalised text: unique, and short enough to index
     # whatever the length of the message.
@@ -405,7 +409,7 @@ def training_yaml(plan: ExportPlan, exported_at: datetime, exported_by: str, fil
 class NluReviews:
     def __init__(self, db_url: str, tracker: TrackerEvents, project: Optional[ProjectNlu] = None,
                  clock: Callable[[], datetime] = _now):
-        self.engine = get_engine(db_url)
+        self.engine = engine_with_tables(db_url, SCHEMA)
         self.tracker = tracker
         self.project = project or ProjectNlu()
         self.clock = clock

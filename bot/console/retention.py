@@ -33,15 +33,19 @@ from typing import Dict, Optional
 from sqlalchemy import and_, delete, func, not_, or_, select, exists
 from sqlalchemy.engine import Connection
 
-import bot.clock
+import bot.foundation.clock
+from bot.booking import outbox
 from bot.booking.outbox import PENDING, booking_operations
-from bot.citizen_links import MAX_LIFETIME as LINK_LIFETIME, used_links
+from bot.citizens import links
+from bot.citizens.links import MAX_LIFETIME as LINK_LIFETIME, used_links
 from bot.console.accounts import Accounts, reveals_table, sessions_table
 from bot.console.tracker import TrackerEvents
-from bot.db import get_engine
+from bot.foundation.db import engine_with_tables
+from bot.messaging import webhook_receipts as receipts
+from bot.messaging.webhook_receipts import webhook_receipts
+from bot.reminders import sms_fallback, store
 from bot.reminders.sms_fallback import sms_fallbacks
 from bot.reminders.store import reminder_events, reminders, unmatched_statuses
-from bot.webhook_receipts import webhook_receipts
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +92,7 @@ def purge(settings, days: int, dry_run: bool = False, now: Optional[datetime] = 
     """Deletes what is older than `days` days (counts it only if dry_run)."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"The retention period must be a whole number of days, 1 or more (got {days!r})")
-    now = now or bot.clock.now()
+    now = now or bot.foundation.clock.now()
     if now.tzinfo is None:
         raise ValueError("`now` needs a time zone")
     now = now.astimezone(timezone.utc)  # SQLite stores times without their offset: all UTC
@@ -101,7 +105,8 @@ def purge(settings, days: int, dry_run: bool = False, now: Optional[datetime] = 
     else:
         report.notes.append("no tracker store to purge (RECORDA_TRACKER_DB_URL unset, or Rasa has not run)")
 
-    engine = get_engine(settings.db_url)
+    engine = engine_with_tables(settings.db_url, store.SCHEMA, sms_fallback.SCHEMA, links.SCHEMA,
+                                outbox.SCHEMA, receipts.SCHEMA)
     with engine.begin() as conn:
         _purge_reminders(conn, report, cutoff.astimezone(settings.timezone).date(), cutoff, now, dry_run)
     with engine.begin() as conn:

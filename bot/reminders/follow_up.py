@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Dict, Iterable, List, Optional
 
 from bot.booking import Appointment, BookingSystem
-from bot.db import in_thread
+from bot.foundation.aio import in_thread
 from bot.reminders import states
 from bot.reminders.store import Reminder, ReminderStore
 

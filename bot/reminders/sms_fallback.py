@@ -1,6 +1,6 @@
 """SMS fallback: when WhatsApp cannot reach a citizen for good (no WhatsApp
 account, or not delivered), one SMS with the essentials and a personal link
-to confirm or cancel on a web page (bot.web). Off by default; on per office
+to confirm or cancel on a web page (bot.apps.web). Off by default; on per office
 with `sms_fallback: true` in offices.yml. Run by the worker every pass.
 
 A reminder qualifies when it is `failed` with one of FALLBACK_REASONS, its
@@ -28,24 +28,26 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, List, Optional
 
-from sqlalchemy import (Column, DateTime, Integer, String, Table, and_, exists, insert, not_,
+from sqlalchemy import (MetaData, Column, DateTime, Integer, String, Table, and_, exists, insert, not_,
                         or_, select, true, update)
 from sqlalchemy.exc import IntegrityError
 
 from bot.booking import (AppointmentNotFound, Appointment, BookingError, BookingSystem,
                          BookingUnavailable, Office)
 from bot.booking.outbox import DONE, Operation
-from bot.citizen_links import CitizenLinks
-from bot.citizen_texts import text, variants
-from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware, in_thread
-from bot.i18n import format_when, normalise_language
-from bot.office_settings import configured_offices, for_office
-from bot.phone import mask, to_e164
+from bot.citizens.links import CitizenLinks
+from bot.citizens.texts import text, variants
+from bot.foundation.aio import in_thread
+from bot.foundation.clock import stored_utc as _aware, utc_now as _now
+from bot.foundation.db import engine_with_tables
+from bot.foundation.languages import format_when, normalise_language
+from bot.offices.settings import configured_offices, for_office
+from bot.foundation.phone import mask, to_e164
 from bot.reminders import states
 from bot.reminders.provider_status import NO_WHATSAPP, NOT_DELIVERED
 from bot.reminders.store import Reminder, ReminderStore, reminders
-from bot.sms_text import sms_parts, to_gsm7
-from connectors.messagebird_sms import MessageBirdError, MessageBirdSmsClient
+from bot.messaging.sms import ProviderError, SmsSender
+from bot.messaging.sms_text import sms_parts, to_gsm7
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,11 @@ _POSTCODE_AND_TOWN = re.compile(r",\s*\d{5}\b[^,]*$")
 # States of an SMS fallback row.
 SENDING, SENT, RETRY, FAILED, SKIPPED = "sending", "sent", "retry", "failed", "skipped"
 
+# This store's tables, created by the store itself (bot/foundation/db.py knows none).
+SCHEMA = MetaData()
+
 sms_fallbacks = Table(
-    "sms_fallbacks", metadata,
+    "sms_fallbacks", SCHEMA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("appointment_id", String(64), nullable=False, unique=True),
     Column("state", String(16), nullable=False),
@@ -103,7 +108,7 @@ class SmsFallbackStore:
     """Which appointments had their SMS (or will never get one), and the claims."""
 
     def __init__(self, db_url: str):
-        self.engine = get_engine(db_url)
+        self.engine = engine_with_tables(db_url, SCHEMA)
 
     def get(self, appointment_id: str) -> Optional[FallbackRecord]:
         with self.engine.connect() as conn:
@@ -224,7 +229,7 @@ class SmsFallback:
     """The worker's duty: `await fallback.run_once()` each pass."""
 
     def __init__(self, store: SmsFallbackStore, reminders_store: ReminderStore,
-                 booking: BookingSystem, client: MessageBirdSmsClient, links: CitizenLinks,
+                 booking: BookingSystem, client: SmsSender, links: CitizenLinks,
                  timezone_, default_language: str = "ca", region: str = "ES",
                  clock: Callable[[], datetime] = _now):
         self.store = store
@@ -239,9 +244,9 @@ class SmsFallback:
 
     @classmethod
     def from_settings(cls, settings, booking: BookingSystem,
-                      client: Optional[MessageBirdSmsClient] = None) -> "SmsFallback":
+                      client: SmsSender) -> "SmsFallback":
         return cls(SmsFallbackStore(settings.db_url), ReminderStore(settings.db_url), booking,
-                   client or MessageBirdSmsClient.from_settings(settings),
+                   client,
                    CitizenLinks.from_settings(settings), settings.timezone,
                    settings.default_language, settings.default_region)
 
@@ -287,7 +292,7 @@ class SmsFallback:
         attempts = (await in_thread(self.store.get, aid)).attempts
         try:
             sms = await self.client.send(phone, body, reference=aid, validity=validity)
-        except MessageBirdError as exc:
+        except ProviderError as exc:
             await self._send_failed(aid, phone, exc, attempts)
             return 0
         parts = sms_parts(body)
@@ -314,7 +319,7 @@ class SmsFallback:
             return "office has no SMS fallback"
         return None
 
-    async def _send_failed(self, aid: str, phone: str, exc: MessageBirdError, attempts: int) -> None:
+    async def _send_failed(self, aid: str, phone: str, exc: ProviderError, attempts: int) -> None:
         if exc.retryable and attempts < MAX_ATTEMPTS:
             log.warning("SMS to %s for %s failed (%s); trying again later", mask(phone), aid, exc)
             await in_thread(self.store.retry_later, aid, str(exc), attempts)
@@ -329,7 +334,7 @@ class SmsOutcomeNotifier:
     """Tells a citizen who answered through an SMS link, and had to wait for
     the booking system, how it ended; records the answer once it is done."""
 
-    def __init__(self, client: MessageBirdSmsClient, booking: BookingSystem,
+    def __init__(self, client: SmsSender, booking: BookingSystem,
                  reminders_store: ReminderStore, timezone_, default_language: str = "ca"):
         self.client = client
         self.booking = booking

@@ -13,18 +13,22 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, String,
+from sqlalchemy import (MetaData, Boolean, Column, Date, DateTime, ForeignKey, Integer, String,
                         Table, Text, delete, insert, select, update)
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import get_engine, metadata, utc_now as _now, stored_utc as _aware
-from bot.office_settings import for_office
+from bot.foundation.clock import stored_utc as _aware, utc_now as _now
+from bot.foundation.db import engine_with_tables
+from bot.offices.settings import for_office
 from bot.reminders import states
 
 log = logging.getLogger(__name__)
 
+# This store's tables, created by the store itself (bot/foundation/db.py knows none).
+SCHEMA = MetaData()
+
 reminders = Table(
-    "reminders", metadata,
+    "reminders", SCHEMA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("appointment_id", String(64), nullable=False, unique=True),
     Column("service_date", Date, nullable=True, index=True),
@@ -47,7 +51,7 @@ reminders = Table(
 # recorded (the provider can be faster than our own bookkeeping), or for
 # messages that are not reminders; replayed by mark_sent.
 unmatched_statuses = Table(
-    "unmatched_statuses", metadata,
+    "unmatched_statuses", SCHEMA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("message_id", String(64), nullable=False, index=True),
     Column("status", String(32), nullable=False),
@@ -57,7 +61,7 @@ unmatched_statuses = Table(
 )
 
 reminder_events = Table(
-    "reminder_events", metadata,
+    "reminder_events", SCHEMA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("reminder_id", Integer, ForeignKey("reminders.id"), nullable=False, index=True),
     Column("event", String(24), nullable=False),
@@ -142,7 +146,7 @@ def _in_period(first_day: date, last_day: date, office_id: Optional[str]):
 
 class ReminderStore:
     def __init__(self, db_url: str):
-        self.engine = get_engine(db_url)
+        self.engine = engine_with_tables(db_url, SCHEMA)
 
     # --- reading ----------------------------------------------------------
     def get(self, appointment_id: str) -> Optional[Reminder]:

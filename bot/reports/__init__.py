@@ -4,7 +4,7 @@ the messages cost, for a period of service days and optionally one office.
 
     figures.py  pure computation (shared with the staff console)
     load.py     reads the reminder store and the booking system
-    __main__.py python -m bot.reports --from 2026-11-01 --to 2026-11-30 [--json|--csv]
+    the command: python -m bot.apps.reports --from 2026-11-01 --to 2026-11-30 [--json|--csv]
 """
 from bot.reports.figures import (REFERENCE, Figures, Period, Pricing, ReminderHistory, Share,
                                  compute_figures)

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 from bot.booking import Appointment, BookingSystem
 from bot.reminders.store import ReminderStore
 from bot.reports.figures import DETAILS_USED, EVENTS_USED, ReminderHistory
-from bot.service_days import is_service_day
+from bot.offices.service_days import is_service_day
 
 
 def load_histories(store: ReminderStore, first_day: date, last_day: date,

@@ -1,0 +1,162 @@
+"""Recorda's background worker, one per deployment (`python -m bot.apps.worker`).
+Each pass it:
+
+* retries the confirm/cancel operations the booking system could not take,
+  and has the assistant tell the citizen when they are done;
+* closes the reply window of unanswered reminders whose time is up;
+* sends the SMS fallback of reminders WhatsApp could not deliver, for the
+  offices that have it on (bot.reminders.sms_fallback);
+* once a day, deletes conversations and reminders older than the retention
+  period (RECORDA_RETENTION_DAYS; 0 turns it off; bot.console.retention).
+
+Everything it acts on is in the database, so a restart loses nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from datetime import date, datetime, timedelta
+from typing import Awaitable, Callable, List, Optional
+
+import aiohttp
+
+import bot.foundation.clock
+from bot.booking import BookingSystem
+from bot.booking.outbox import DONE, BookingOutbox, Operation, OutboxWorker
+from bot.booking.rest import booking_system_from_settings
+from bot.foundation.settings import Settings
+from bot.console.retention import purge
+from bot.foundation.aio import in_thread
+from bot.messaging.rasa_client import trigger_intent
+from bot.reminders.sms_fallback import SmsFallback, SmsOutcomeNotifier, is_sms_sender
+from bot.reminders.store import ReminderStore
+from connectors.messagebird_sms import MessageBirdSmsClient
+
+log = logging.getLogger(__name__)
+
+Duty = Callable[[], Awaitable[object]]
+
+
+def rasa_notifier(session: aiohttp.ClientSession, settings: Settings):
+    async def notify(op: Operation) -> None:
+        await trigger_intent(session, settings.rasa_url, settings.rasa_token, op.sender_id,
+                             "EXTERNAL_booking_update",
+                             {"appointment_id": op.appointment_id, "operation": op.operation,
+                              "outcome": "done" if op.state == DONE else "refused"})
+    return notify
+
+
+def outcome_notifier(session: aiohttp.ClientSession, settings: Settings,
+                     sms: Optional[SmsOutcomeNotifier]):
+    """Tells the citizen how a queued operation ended: through the assistant
+    (WhatsApp), or by SMS for an answer given through an SMS link."""
+    rasa = rasa_notifier(session, settings)
+
+    async def notify(op: Operation) -> None:
+        if not is_sms_sender(op.sender_id):
+            await rasa(op)
+        elif sms is None:
+            raise RuntimeError("SMS is not configured (MESSAGEBIRD_ACCESS_KEY)")
+        else:
+            await sms(op)
+    return notify
+
+
+def sms_services(settings: Settings, booking: BookingSystem):
+    """(the fallback duty, the SMS outcome notifier), each None when SMS
+    cannot work here; the reason is logged once."""
+    if not settings.messagebird_access_key:
+        log.warning("No MESSAGEBIRD_ACCESS_KEY: no SMS fallback")
+        return None, None
+    client = MessageBirdSmsClient.from_settings(settings)
+    notifier = SmsOutcomeNotifier(client, booking, ReminderStore(settings.db_url),
+                                  settings.timezone, settings.default_language)
+    try:
+        fallback = SmsFallback.from_settings(settings, booking, client)
+    except ValueError as exc:  # no link secret
+        log.error("No SMS fallback: %s", exc)
+        return None, notifier
+    log.info("SMS fallback ready for the offices that have it on; its links point to %s",
+             settings.public_url)
+    return fallback, notifier
+
+
+def expiry_duty(store: ReminderStore) -> Duty:
+    async def expire() -> None:
+        expired = await in_thread(store.expire_due)
+        if expired:
+            log.info("Reply window closed for %d reminder(s)", len(expired))
+    return expire
+
+
+RETENTION_FIRST_RUN_AFTER = timedelta(minutes=5)   # let a (re)started deployment settle first
+RETENTION_RETRY_AFTER = timedelta(hours=1)
+
+
+def retention_duty(settings: Settings, clock: Callable[[], datetime] = bot.foundation.clock.now,
+                   first_run_after: timedelta = RETENTION_FIRST_RUN_AFTER) -> Optional[Duty]:
+    """The daily retention purge, or None when RECORDA_RETENTION_DAYS is 0.
+    It runs once per local day, the first time a few minutes after start;
+    a failed purge is tried again an hour later."""
+    if settings.retention_days <= 0:
+        log.info("Retention purge off (RECORDA_RETENTION_DAYS=0): old data is kept")
+        return None
+    not_before = clock() + first_run_after
+    last_day: List[Optional[date]] = [None]
+
+    async def purge_old_data() -> None:
+        nonlocal not_before
+        now = clock()
+        today = now.astimezone(settings.timezone).date()
+        if now < not_before or last_day[0] == today:
+            return
+        try:
+            # purge() logs what it deleted, table by table.
+            await in_thread(purge, settings, settings.retention_days, now=now)
+        except Exception:
+            log.exception("Retention purge failed; trying again in an hour")
+            not_before = now + RETENTION_RETRY_AFTER
+            return
+        last_day[0] = today
+    return purge_old_data
+
+
+async def run_duties(duties: List[Duty], interval: float) -> None:
+    while True:
+        for duty in duties:
+            try:
+                await duty()
+            except Exception:  # one failing duty must not stop the others
+                log.exception("Worker duty %s failed; trying again next pass", duty)
+        await asyncio.sleep(interval)
+
+
+async def main(interval: float) -> None:
+    settings = Settings.from_env()
+    booking = booking_system_from_settings(settings)
+    fallback, sms_notifier = sms_services(settings, booking)
+    async with aiohttp.ClientSession() as session:
+        outbox = OutboxWorker(BookingOutbox(settings.db_url), booking,
+                              outcome_notifier(session, settings, sms_notifier))
+        duties = [outbox.run_once, expiry_duty(ReminderStore(settings.db_url))]
+        if fallback is not None:
+            duties.append(fallback.run_once)
+        retention = retention_duty(settings)
+        if retention is not None:
+            duties.append(retention)
+        log.info("Worker started (every %.1fs)", interval)
+        try:
+            await run_duties(duties, interval)
+        finally:
+            await booking.close()
+            if sms_notifier is not None:
+                await sms_notifier.client.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(main(args.interval))

@@ -1,0 +1,369 @@
+"""Starts Recorda with its embedded defaults on this machine: the sandbox
+booking service, the WhatsApp simulator (with its SMS API), the action
+server, the Rasa server, the worker and the web app (the citizen's page of
+the SMS links), each a real process, all on localhost. `make run` calls it;
+the end-to-end tests and the benchmarks use `Stack` the same way.
+
+`make run` also fills the reminder store, once, with the history of the
+sandbox's past service days (bot.dev.sandbox.history), so that the figures and
+the follow-up lists have something to show; it runs while Rasa loads.
+RECORDA_CITIZENS=realistic (or a profile file) starts the simulator with
+citizens who answer by themselves (bot.dev.sandbox.citizen_behaviour).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import astuple, dataclass, field, fields
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import yaml
+
+from bot.foundation.settings import PROJECT_ROOT, VAR_DIR
+
+SANDBOX_ACCESS_KEY = "sandbox-access-key"
+SANDBOX_SIGNING_KEY = "sandbox-signing-key-for-the-local-demo"
+SANDBOX_CHANNEL_ID = "sandbox-whatsapp-channel"
+SANDBOX_BOOKING_TOKEN = "sandbox-booking-token"
+BOOKING_SANDBOX = "booking sandbox"
+HISTORY_DAYS = 20
+
+
+class _LiteralLoader(yaml.SafeLoader):
+    """Reads endpoints.yml's ${VARIABLES} as written: Rasa expands them when
+    it starts, from the stack's environment (Rasa, once imported, teaches
+    PyYAML's safe loader to expand them, and fail on unset ones)."""
+
+
+_LiteralLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "!env_var"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+@dataclass
+class Ports:
+    rasa: int = 5005
+    actions: int = 5055
+    booking: int = 8081
+    simulator: int = 8082
+    web: int = 8080
+
+    @classmethod
+    def free(cls) -> "Ports":
+        """A distinct free port on 127.0.0.1 for each service, none of them a
+        default port, so an isolated stack never meets `make run`'s."""
+        names = [f.name for f in fields(cls)]
+        defaults = set(astuple(cls()))
+        held: List[socket.socket] = []
+        try:
+            while len(held) < len(names):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", 0))
+                if sock.getsockname()[1] in defaults:
+                    sock.close()
+                    continue
+                held.append(sock)  # kept open until all are chosen: distinct
+            return cls(**{name: sock.getsockname()[1] for name, sock in zip(names, held)})
+        finally:
+            for sock in held:
+                sock.close()
+
+
+@dataclass
+class Service:
+    name: str
+    args: List[str]
+    health_url: str
+    process: Optional[subprocess.Popen] = None
+
+
+@dataclass
+class Stack:
+    var_dir: Path = VAR_DIR
+    ports: Ports = field(default_factory=Ports)
+    model: Path = PROJECT_ROOT / "models" / "current.tar.gz"
+    endpoints: Optional[Path] = None          # default: the repository's endpoints.yml
+    status_delays: str = "0.5,1.5,4"
+    citizens: str = ""                        # the simulator's --citizens; default manual
+    bench_appointments: int = 0
+    rasa_token: str = ""
+    action_token: str = ""
+    link_secret: str = ""
+    extra_env: Dict[str, str] = field(default_factory=dict)
+    services: List[Service] = field(default_factory=list)
+
+    @classmethod
+    def isolated(cls, var_dir: Path, **options) -> "Stack":
+        """A stack on free ports whose Rasa has its own action server and
+        tracker store under `var_dir` (tests, benchmarks): it never meets the
+        demo of `make run`. Otherwise configured like the repository's."""
+        ports = Ports.free()
+        endpoints = yaml.load((PROJECT_ROOT / "endpoints.yml").read_text(), Loader=_LiteralLoader)
+        endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
+        endpoints["tracker_store"]["db"] = str(Path(var_dir) / "tracker.db")
+        path = Path(var_dir) / "endpoints.yml"
+        Path(var_dir).mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(endpoints))
+        return cls(var_dir=Path(var_dir), ports=ports, endpoints=path, **options)
+
+    def __post_init__(self) -> None:
+        self.var_dir = Path(self.var_dir)
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        (self.var_dir / "logs").mkdir(exist_ok=True)
+        if not self.rasa_token:
+            # Rasa's HTTP API only answers with this token; the job reads it too.
+            self.rasa_token = self._persistent_secret("rasa-token", 24)
+        if not self.action_token:
+            # Rasa's calls to the action server carry it; it also seals citizens' messages.
+            self.action_token = self._persistent_secret("action-token", 32)
+        if not self.link_secret:
+            # Signs the personal links of the SMS fallback (worker and web app).
+            self.link_secret = self._persistent_secret("link-secret", 32)
+
+    def _persistent_secret(self, name: str, nbytes: int) -> str:
+        path = self.var_dir / name
+        if not path.exists():
+            path.write_text(secrets.token_hex(nbytes))  # hex: never starts with "-"
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def booking_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.booking}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.simulator}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.web}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.rasa_url}/webhooks/messagebird/webhook"
+
+    def env(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "RECORDA_VAR_DIR": str(self.var_dir),
+            "RECORDA_DB_URL": f"sqlite:///{self.var_dir / 'recorda.db'}",
+            "RECORDA_BOOKING_URL": f"{self.booking_url}/api/v1",
+            "RECORDA_BOOKING_TOKEN": SANDBOX_BOOKING_TOKEN,
+            "RECORDA_RASA_URL": self.rasa_url,
+            "RECORDA_RASA_TOKEN": self.rasa_token,
+            "RECORDA_ACTION_TOKEN": self.action_token,
+            "MESSAGEBIRD_API_URL": f"{self.simulator_url}/v1",
+            "MESSAGEBIRD_ACCESS_KEY": SANDBOX_ACCESS_KEY,
+            "MESSAGEBIRD_SIGNING_KEY": SANDBOX_SIGNING_KEY,
+            "MESSAGEBIRD_CHANNEL_ID": SANDBOX_CHANNEL_ID,
+            "MESSAGEBIRD_SMS_API_URL": self.simulator_url,
+            "RECORDA_LINK_SECRET": self.link_secret,
+            "RECORDA_PUBLIC_URL": self.web_url,
+            # The console reads the tracker store that this Rasa writes.
+            "RECORDA_ENDPOINTS": str(self.endpoints or PROJECT_ROOT / "endpoints.yml"),
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SANIC_HOST": "127.0.0.1",
+            "PYTHONPATH": str(PROJECT_ROOT),
+        })
+        env.update(self.extra_env)
+        return env
+
+    def _services(self) -> List[Service]:
+        py = sys.executable
+        booking = [py, "-m", "bot.dev.sandbox.booking_service", "--host", "127.0.0.1",
+                   "--port", str(self.ports.booking), "--db", str(self.var_dir / "booking.db"),
+                   "--token", SANDBOX_BOOKING_TOKEN]
+        if self.bench_appointments:
+            booking += ["--reseed", "--bench-appointments", str(self.bench_appointments)]
+        simulator = [py, "-m", "bot.dev.sandbox.whatsapp_simulator", "--host", "127.0.0.1",
+                     "--port", str(self.ports.simulator), "--access-key", SANDBOX_ACCESS_KEY,
+                     "--signing-key", SANDBOX_SIGNING_KEY, "--channel-id", SANDBOX_CHANNEL_ID,
+                     "--webhook-url", self.webhook_url, "--status-delays", self.status_delays]
+        if self.citizens:
+            simulator += ["--citizens", self.citizens]
+        return [
+            Service(BOOKING_SANDBOX, booking, f"{self.booking_url}/sandbox/health"),
+            Service("WhatsApp simulator", simulator, f"{self.simulator_url}/sim/health"),
+            Service("action server", [py, "-m", "bot.apps.action_server", "--host", "127.0.0.1",
+                                      "--port", str(self.ports.actions)],
+                    f"http://127.0.0.1:{self.ports.actions}/health"),
+            Service("Rasa", [py, "-m", "bot.apps.rasa_server", "run", "--enable-api", f"--auth-token={self.rasa_token}",
+                             "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
+                             "--model", str(self.model), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+                             "--endpoints", str(self.endpoints or PROJECT_ROOT / "endpoints.yml")],
+                    f"{self.rasa_url}/status?token={self.rasa_token}"),
+            Service("worker", [py, "-m", "bot.apps.worker"], ""),
+            Service("web app", [py, "-m", "bot.apps.web", "--host", "127.0.0.1", "--port", str(self.ports.web)],
+                    f"{self.web_url}/health"),
+        ]
+
+    def start(self, timeout: float = 180.0,
+              when_healthy: Callable[[Service], None] = lambda service: None) -> None:
+        """Starts every service and waits until each is healthy, in order;
+        `when_healthy(service)` is called as each one is."""
+        env = self.env()
+        self.services = self._services()
+        for service in self.services:
+            log = open(self.var_dir / "logs" / f"{service.name.replace(' ', '-')}.log", "ab")
+            service.process = subprocess.Popen(service.args, cwd=PROJECT_ROOT, env=env, stdout=log,
+                                               stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        for service in self.services:
+            if service.health_url:
+                self._wait_healthy(service, deadline)
+                when_healthy(service)
+
+    def start_history(self, days: int = HISTORY_DAYS) -> subprocess.Popen:
+        """Fills the reminder store with the past service days' history,
+        unless it has some already (needs the booking sandbox only)."""
+        return subprocess.Popen([sys.executable, "-m", "bot.dev.sandbox.history", "--days", str(days),
+                                 "--if-empty"], cwd=PROJECT_ROOT, env=self.env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _wait_healthy(self, service: Service, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited ({service.process.returncode}); "
+                                   f"see {self.log_path(service)}\n{self.log_tail(service)}")
+            try:
+                with urllib.request.urlopen(service.health_url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{service.name} did not start in time; see {self.log_path(service)}\n"
+                           f"{self.log_tail(service)}")
+
+    def log_path(self, service: Service) -> Path:
+        return self.var_dir / "logs" / f"{service.name.replace(' ', '-')}.log"
+
+    def log_tail(self, service: Service, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path(service).read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            if service.process and service.process.poll() is None:
+                os.killpg(service.process.pid, signal.SIGTERM)
+        for service in self.services:
+            if service.process:
+                try:
+                    service.process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(service.process.pid, signal.SIGKILL)
+
+
+DEMO_ADMIN = "admin"
+
+
+def demo_console_sign_in(var_dir: Path) -> str:
+    """The sandbox's first console user, so a newcomer can sign in at once:
+    `admin` with a random password kept in var/console-admin-password (0600).
+    A town's own deployment creates its admin with `python -m bot.apps.console_admin
+    create-admin` instead. Returns the line to print."""
+    from bot.console.accounts import ADMIN, Accounts
+    accounts = Accounts(f"sqlite:///{var_dir / 'recorda.db'}")
+    password_file = var_dir / "console-admin-password"
+    if not accounts.all_users():
+        password = secrets.token_urlsafe(12)
+        accounts.create_user(DEMO_ADMIN, "Admin (sandbox)", password, ADMIN, "ca")
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+    if password_file.exists() and accounts.get_by_username(DEMO_ADMIN) is not None:
+        return f"user {DEMO_ADMIN}, password {password_file.read_text().strip()} (in {password_file})"
+    return "sign in with your console user (python -m bot.apps.console_admin add-user ...)"
+
+
+def _stop_on_sigterm(*_):
+    raise KeyboardInterrupt
+
+
+def _history_report(history: List[subprocess.Popen], timeout: float = 60.0) -> str:
+    """What the history filler said, once it is done."""
+    if not history:
+        return ""
+    process = history[0]
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+        return "The reminder history took too long and was stopped; run: python -m bot.dev.sandbox.history"
+    if process.returncode != 0:
+        return f"The reminder history could not be filled:\n{output.strip()}"
+    return output.strip()
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stack = Stack(citizens=os.environ.get("RECORDA_CITIZENS", ""))
+    print("Starting Recorda (sandbox booking service, WhatsApp simulator, actions, Rasa, worker, web app)…")
+    print(f"Logs: {stack.var_dir / 'logs'}")
+    history: List[subprocess.Popen] = []
+
+    def when_healthy(service: Service) -> None:
+        # The history needs the booking sandbox only: it runs while Rasa loads.
+        if service.name == BOOKING_SANDBOX:
+            history.append(stack.start_history())
+    try:
+        stack.start(when_healthy=when_healthy)
+        history_report = _history_report(history)
+        sign_in = demo_console_sign_in(stack.var_dir)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        stack.stop()
+        return 1
+    except BaseException:
+        for process in history:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        stack.stop()
+        raise
+    print(f"""
+Recorda is running:
+  WhatsApp simulator (the citizen's phone)  {stack.simulator_url}/
+  Sandbox booking service (appointments)    {stack.booking_url}/
+  Staff console                             {stack.web_url}/console
+                                            {sign_in}
+  Citizen's page of an SMS link             {stack.web_url}/c/… (the links arrive as SMS in the simulator)
+  Rasa server (API behind a token)          {stack.rasa_url}
+  MessageBird webhook                       {stack.webhook_url}
+
+Send tomorrow's reminders, in another terminal:
+  make remind          (or: .venv/bin/python -m bot.apps.reminders send --tomorrow)
+Let the citizens answer by themselves, like a real town (2 h last 7.2 s):
+  curl -X POST {stack.simulator_url}/sim/behaviour -d '{{"profile": "realistic", "time_scale": 0.001}}'
+
+{history_report}
+
+Press Ctrl-C to stop.""", flush=True)
+    try:
+        while all(s.process.poll() is None for s in stack.services):
+            time.sleep(1)
+        dead = [s.name for s in stack.services if s.process.poll() is not None]
+        print(f"Stopped because {', '.join(dead)} exited; see {stack.var_dir / 'logs'}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Remembers which provider webhooks were handled, so that a webhook
+delivered twice (providers deliver at least once) has the effect of one."""
+from __future__ import annotations
+
+from sqlalchemy import MetaData, Column, DateTime, String, Table, delete, insert
+from sqlalchemy.exc import IntegrityError
+
+import bot.foundation.clock
+from bot.foundation.db import engine_with_tables
+
+# This store's tables, created by the store itself (bot/foundation/db.py knows none).
+SCHEMA = MetaData()
+
+webhook_receipts = Table(
+    "webhook_receipts", SCHEMA,
+    Column("key", String(200), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class WebhookReceipts:
+    def __init__(self, db_url: str):
+        self.engine = engine_with_tables(db_url, SCHEMA)
+
+    def first_time(self, key: str) -> bool:
+        """Records `key`; False when it was already recorded (a duplicate)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(webhook_receipts).values(
+                    key=key[:200], received_at=bot.foundation.clock.now()))
+            return True
+        except IntegrityError:
+            return False
+
+    def forget(self, key: str) -> None:
+        """Undoes `first_time` when handling failed, so a redelivery is handled."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(webhook_receipts).where(webhook_receipts.c.key == key[:200]))

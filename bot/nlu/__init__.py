@@ -1,0 +1,1 @@
+"""Language rules the NLU pipeline uses (components/language_detector.py)."""

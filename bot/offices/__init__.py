@@ -1,0 +1,1 @@
+"""Offices: per-office settings (offices.yml), opening hours and service days."""
