@@ -75,13 +75,13 @@ from tests.booking_fixtures import (  # noqa: F401  (fixtures)
     madrid_today,
     outage,
 )
+from bot.foundation.languages import LANGUAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each test that changes an appointment takes a citizen of its own.
 BOOKING_EXTRA_CITIZENS = 60
 TODAY = madrid_today()
 NEXT_DAY = next_service_day(TODAY)
-LANGUAGES = ("ca", "es", "en")
 BABEL_LOCALES = {"ca": "ca_ES", "es": "es_ES", "en": "en_GB"}
 # A valid Spanish mobile that has no appointment in the seed.
 STRANGER = "+34699999999"

@@ -386,7 +386,8 @@ def test_every_table_row_column_and_title_has_its_words():
     from bot.console.figure_tables import figure_tables, headlines as headline_figures
     from bot.reminders.provider_status import REASON_LABELS
     from bot.reports.figures import Period, compute_figures
-    from bot.apps.web.console.texts import LANGUAGES, Translator
+    from bot.apps.web.console.texts import Translator
+    from bot.foundation.languages import LANGUAGES
 
     figures = compute_figures([], [], Period(date(2026, 11, 2), date(2026, 11, 3)))
     keys = {f"figures_head_{h.key}" for h in headline_figures(figures)}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.apps.web.console.texts import LANGUAGES, Translator, all_texts, choose_language, missing_translations
+from bot.foundation.languages import LANGUAGES
+from bot.apps.web.console.texts import Translator, all_texts, choose_language, missing_translations
 
 CONSOLE = Path(__file__).resolve().parent.parent / "bot" / "apps" / "web" / "console"
 # t("key") / t('key') in templates and page modules; keys built at run time

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from bot.nlu.language import detect, follow
+from bot.foundation.languages import LANGUAGES
 
 ROOT = Path(__file__).resolve().parent.parent
-LANGUAGES = ("ca", "es", "en")
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -22,7 +22,8 @@ import sys
 from typing import Optional
 
 from bot.foundation.settings import Settings
-from bot.console.accounts import ADMIN, LANGUAGES, ROLES, AccountError, Accounts
+from bot.foundation.languages import LANGUAGES
+from bot.console.accounts import ADMIN, ROLES, AccountError, Accounts
 
 
 def _read_password(from_stdin: bool) -> str:

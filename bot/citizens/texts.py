@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Tuple
 
 import yaml
 
-from bot.foundation.settings import PROJECT_ROOT, SUPPORTED_LANGUAGES
+from bot.foundation.languages import LANGUAGES
+from bot.foundation.settings import PROJECT_ROOT
 from bot.foundation.languages import fill_placeholders, normalise_language
 
 TEXTS_FILE = PROJECT_ROOT / "texts" / "sms_fallback.yml"
@@ -78,4 +79,4 @@ def check_complete() -> Dict[str, list]:
     data = _load(texts_path())
     reference = set((data.get(FALLBACK_LANGUAGE) or {}).keys())
     return {lang: sorted(reference - set((data.get(lang) or {}).keys()))
-            for lang in SUPPORTED_LANGUAGES if reference - set((data.get(lang) or {}).keys())}
+            for lang in LANGUAGES if reference - set((data.get(lang) or {}).keys())}

@@ -26,10 +26,10 @@ from sqlalchemy import (MetaData, Boolean, Column, DateTime, ForeignKey, Integer
 
 from bot.foundation.clock import stored_utc as _aware, utc_now as _now
 from bot.foundation.db import engine_with_tables
+from bot.foundation.languages import LANGUAGES
 
 STAFF, EDITOR, ADMIN = "staff", "editor", "admin"
 ROLES = (STAFF, EDITOR, ADMIN)
-LANGUAGES = ("ca", "es", "en")
 MIN_PASSWORD_LENGTH = 10
 MAX_FAILED_SIGN_INS = 5              # then the account waits LOCKOUT
 LOCKOUT = timedelta(minutes=5)

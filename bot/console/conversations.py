@@ -9,7 +9,7 @@ happened to each reminder). No copies are kept.
     Conversations      the list (summaries) and one transcript with the
                        delivery timeline of the citizen's reminders
 
-No HTTP here: bot.apps.web.console.conversations turns these into pages.
+No HTTP here: bot.apps.web.console.conversation_pages turns these into pages.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from bot.foundation.phone import to_e164
 from bot.reminders import states
 from bot.reminders.store import Reminder, ReminderEvent, ReminderStore, reminders as reminders_table
 from bot.messaging.templates import REMINDER_TEMPLATE, find_template, load_templates
+from bot.foundation.languages import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ PAGE_SIZE = 50
 DEFAULT_RANGE_DAYS = 7            # the list opens on the last week, today included
 MAX_RANGE_DAYS = 92               # a longer range would read too much at once
 MIN_SEARCH_DIGITS = 3
-LANGUAGES = ("ca", "es", "en")
 WATCHED_SLOTS = ("language", "flagged_for_staff", "appointment_id")
 # The slots a list row shows (its language, the flag); the transcript shows all watched ones.
 LISTED_SLOTS = ("language", "flagged_for_staff")

@@ -2,7 +2,7 @@
 of the booking system joined with its reminder and the answer the citizen
 gave, the day's summary figures and the follow-up list (whom to call).
 
-No HTTP here: bot.apps.web.console.day renders it as a page and as CSV.
+No HTTP here: bot.apps.web.console.day_pages renders it as a page and as CSV.
 
 When the booking system is down, what the reminder store knows is still
 given (appointment ids, numbers, reminder states, answers) with

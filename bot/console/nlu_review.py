@@ -11,7 +11,7 @@ as Rasa NLU training data that can be merged into data/.
     export       the reviewed messages (not the ignored ones) as NLU YAML,
                  minus what data/ or the held-out set already has
 
-Nothing here knows about HTTP; bot.apps.web.console.nlu_review is the page.
+Nothing here knows about HTTP; bot.apps.web.console.nlu_review_pages is the page.
 """
 from __future__ import annotations
 

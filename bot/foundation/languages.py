@@ -8,7 +8,11 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
 
-from bot.foundation.settings import SUPPORTED_LANGUAGES
+
+# The languages Recorda speaks, its one list: the NLU data, the texts, the
+# console and the booking sandbox follow it. The first is the default.
+LANGUAGES = ("ca", "es", "en")
+DEFAULT_LANGUAGE = LANGUAGES[0]
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -17,9 +21,9 @@ _LOCALES = {"ca": "ca_ES", "es": "es_ES", "en": "en_GB"}
 _DAY_PATTERNS = {"ca": "EEEE, d MMMM", "es": "EEEE, d 'de' MMMM", "en": "EEEE, d MMMM"}
 
 
-def normalise_language(language: str, default: str = "ca") -> str:
+def normalise_language(language: str, default: str = DEFAULT_LANGUAGE) -> str:
     lang = (language or "").split("-")[0].split("_")[0].lower()
-    return lang if lang in SUPPORTED_LANGUAGES else default
+    return lang if lang in LANGUAGES else default
 
 
 def _at_time(language: str, when: datetime) -> str:

@@ -121,5 +121,3 @@ def tracker_db_url_from_endpoints(path: Path) -> str:
                       password=store.get("password"), host=store.get("url"),
                       port=int(port) if port else None, database=db).render_as_string(hide_password=False)
 
-
-SUPPORTED_LANGUAGES = ("ca", "es", "en")

@@ -25,7 +25,7 @@ import sys
 import unicodedata
 from typing import Dict, Iterable, List, Optional
 
-from bot.foundation.settings import SUPPORTED_LANGUAGES
+from bot.foundation.languages import LANGUAGES
 
 # Words typical of one language and rare in the others, in lower case and
 # without accents (citizens often type none; "·" is kept). A pair of words is
@@ -180,7 +180,6 @@ MIN_MARGIN = 2.0  # the winner must score at least this many times the runner-up
 # nothing at all points elsewhere ("quiero cancelar la cita", "no podré ir",
 # "on és l'oficina?").
 LONG_MESSAGE = 3
-LANGUAGES = SUPPORTED_LANGUAGES
 
 
 def _plain(text: str) -> str:

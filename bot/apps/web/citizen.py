@@ -33,7 +33,8 @@ from bot.booking.outbox import BookingOutbox
 from bot.citizens.links import (BAD_FORM, FORGED, NOT_YOURS, UNKNOWN, USED, CitizenLinks,
                                LinkClaims, LinkRefused, UsedLinks)
 from bot.citizens.texts import Texts
-from bot.foundation.settings import SUPPORTED_LANGUAGES, Settings
+from bot.foundation.languages import LANGUAGES
+from bot.foundation.settings import Settings
 from bot.foundation.aio import in_thread
 from bot.foundation.languages import format_when, normalise_language
 from bot.foundation.phone import mask, to_e164
@@ -255,7 +256,7 @@ def browser_language(header: str, default: str) -> str:
                 quality = 0.0
         ranked.append((-quality, i, tag.strip().split("-")[0].lower()))
     for _, _, lang in sorted(ranked):
-        if lang in SUPPORTED_LANGUAGES:
+        if lang in LANGUAGES:
             return lang
     return default
 

@@ -31,6 +31,7 @@ from sqlalchemy import and_, create_engine, func, inspect, select
 from sqlalchemy.engine import Engine
 
 import bot.foundation.clock
+from bot.foundation.languages import LANGUAGES
 from bot.booking import ACTIVE_STATUSES, ATTENDED, CANCELLED, CONFIRMED, NO_SHOW
 from bot.foundation.phone import to_e164
 from bot.dev.sandbox.booking_seed import (
@@ -40,7 +41,6 @@ from bot.dev.sandbox.booking_seed import (
 
 APP_NAME = "recorda_booking_sandbox"
 API_PREFIX = "/api/v1"
-LANGUAGES = ("ca", "es", "en")
 BOARD_SERVICE_DAYS = 5  # days shown on the board after today
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlparse
 
 from sanic import Blueprint, response
 
-from bot.console.accounts import LANGUAGES
+from bot.foundation.languages import LANGUAGES
 from bot.foundation.phone import mask
 from bot.apps.web.console.rendering import PREFIX, security_headers, render
 from bot.apps.web.console.services import ConsoleServices

@@ -17,7 +17,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sanic import response
 
 from bot.foundation.phone import mask
-from bot.apps.web.console.texts import LANGUAGES, Translator
+from bot.apps.web.console.texts import Translator
+from bot.foundation.languages import LANGUAGES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PREFIX = "/console"

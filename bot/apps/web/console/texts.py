@@ -19,8 +19,8 @@ from typing import Dict, Iterable, Optional
 
 import yaml
 from babel import Locale, negotiate_locale
+from bot.foundation.languages import LANGUAGES
 
-LANGUAGES = ("ca", "es", "en")
 DEFAULT_LANGUAGE = "ca"
 TEXTS_DIR = Path(__file__).resolve().parent / "texts"
 # The Babel locale that formats dates and numbers for each console language.

@@ -24,7 +24,8 @@ from urllib.parse import urlencode
 from sanic import Blueprint, response
 
 import bot.foundation.clock
-from bot.console.conversations import (LANGUAGES, MAX_RANGE_DAYS, MAX_SEARCHED_SENDERS, MIN_SEARCH_DIGITS,
+from bot.foundation.languages import LANGUAGES
+from bot.console.conversations import (MAX_RANGE_DAYS, MAX_SEARCHED_SENDERS, MIN_SEARCH_DIGITS,
                                        Conversations, FilterError, Filters, NumberSearch, Page,
                                        domain_intents, who_value)
 from bot.reminders import states

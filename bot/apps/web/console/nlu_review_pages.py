@@ -25,6 +25,7 @@ from bot.console.tracker import FALLBACK_INTENT, TrackerEvents
 from bot.apps.web.console.auth import requires, safe_next
 from bot.apps.web.console.rendering import PREFIX, security_headers, render
 from bot.apps.web.console.services import ConsoleServices
+from bot.foundation.languages import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ DEFAULT_DAYS = 30          # the page opens on the last 30 days
 MAX_DAYS = 366             # a longer range reads too much of the tracker store at once
 PAGE_SIZE = 100
 MAX_LABELS_PER_SAVE = 500
-LANGUAGES = ("ca", "es", "en")
 PAGE = f"{PREFIX}/nlu"
 
 

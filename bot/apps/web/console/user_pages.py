@@ -21,7 +21,8 @@ from typing import Dict, List, Optional, Tuple
 from sanic import Blueprint, response
 from sqlalchemy import func, select, true
 
-from bot.console.accounts import (ADMIN, LANGUAGES, MIN_PASSWORD_LENGTH, ROLES, STAFF, AccountError,
+from bot.foundation.languages import LANGUAGES
+from bot.console.accounts import (ADMIN, MIN_PASSWORD_LENGTH, ROLES, STAFF, AccountError,
                                   Accounts, Reveal, User, reveals_table)
 from bot.console.query_values import page_number, row_id
 from bot.apps.web.console.auth import requires
