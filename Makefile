@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
-.PHONY: run test test-clock venv train validate clean bench remind nlu-check
+.PHONY: run test test-unit test-clock venv train validate clean bench remind nlu-check
 
 ## make run: install, train if needed, start every service with sandbox defaults
 run: venv models/.current
@@ -19,21 +19,27 @@ test: venv models/.current validate
 	$(BIN)/rasa test core --e2e --stories tests/stories --fail-on-prediction-errors --out var/results --model models/current.tar.gz
 	$(BIN)/python -m pytest -q tests
 
+## make test-unit: the fast suites alone (tests/unit: in-process, no trained
+## model); tests/integration and tests/e2e run with `pytest tests/<kind>`
+test-unit: venv
+	$(BIN)/python -m pytest -q tests/unit
+
 ## make test-clock: the suites that depend on the date or the hour, run with
 ## the clock at five local times (scripts/test-at-times); not part of `make test`
-CLOCK_TESTS := $(addprefix tests/test_,$(addsuffix .py,actions booking_rest booking_sandbox \
-	console_browser console_conversations console_day console_figures console_nlu_review \
-	console_robustness console_security console_users e2e follow_up job realistic_day \
-	reminder_store reports retention sms_fallback))
+CLOCK_TESTS := $(addprefix tests/integration/test_,$(addsuffix .py,actions booking_rest booking_sandbox \
+	console_conversations console_day console_figures console_nlu_review console_robustness \
+	console_security console_users follow_up job realistic_day reminder_store reports retention \
+	sms_fallback)) \
+	$(addprefix tests/e2e/test_,$(addsuffix .py,console_browser e2e sms_fallback_e2e))
 test-clock: venv models/.current
 	scripts/test-at-times $(CLOCK_TESTS)
 
 venv: $(BIN)/.installed
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt requirements-test.txt
 	@py=$$(scripts/find-python310) || exit 1; \
 	  [ -x $(BIN)/python ] || $$py -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt -r requirements-test.txt
 	touch $@
 
 validate: venv
@@ -49,7 +55,7 @@ models/.current: $(BIN)/.installed $(MODEL_INPUTS)
 ## conversation tests and score the model on the held-out messages
 nlu-check: venv validate models/.current
 	$(BIN)/rasa test core --e2e --stories tests/stories --fail-on-prediction-errors --out var/results --model models/current.tar.gz
-	$(BIN)/python -m pytest -q tests/test_language.py tests/test_nlu_eval.py
+	$(BIN)/python -m pytest -q tests/unit/test_language.py tests/unit/test_nlu_eval.py tests/integration/test_nlu_model.py
 	$(BIN)/python -m bot.dev.nlu_eval
 
 bench: venv models/.current

@@ -22,7 +22,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import payloads, questions, trust
+from actions import questions, trust
 from actions.context import (Services, conversation_language, is_tap, is_verified,
                              owned_appointment, requested_appointment_id, sender_phone,
                              upcoming_for_sender)
@@ -33,6 +33,7 @@ from bot.booking import (CANCELLED, CONFIRMED, Appointment, BookingError, Bookin
                          BookingUnavailable)
 from bot.foundation.languages import format_short_date, format_when
 from bot.foundation.phone import mask
+from bot.messaging import payloads
 from bot.reminders import states
 
 log = logging.getLogger(__name__)
@@ -225,7 +226,7 @@ async def confirm_or_cancel(dispatcher: CollectingDispatcher, tracker: Tracker,
                 return events
             return events[:1] + await ask_before_cancelling(dispatcher, domain, lang, appointment)
     outbox = Services.outbox()
-    if appointment is None or await in_thread(outbox.pending_for, target.appointment_id):
+    if appointment is None or bool(await in_thread(outbox.pending_for, target.appointment_id)):
         return events + await queue(dispatcher, domain, tracker, operation, target.appointment_id, lang)
     call = Services.booking().cancel if operation == "cancel" else Services.booking().confirm
     try:

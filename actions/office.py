@@ -110,7 +110,7 @@ class ActionTellLocation(OfficeAction):
 def office_status(domain: Dict[Text, Any], office: Office, lang: str) -> str:
     tz = Services.settings().timezone
     is_open, moment = status_at(office, bot.foundation.clock.now(tz), Services.settings().holidays)
-    if is_open:
+    if is_open and moment is not None:
         return render(domain, "utter_status_open", lang, time=format_time_only(moment, lang, tz))
     if moment is None:
         return ""

@@ -9,10 +9,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import payloads, questions, trust
+from actions import questions, trust
 from actions.context import Services, origin, owned_appointment, requested_appointment_id
 from bot.booking import BookingError
 from bot.foundation.languages import format_when, normalise_language
+from bot.messaging import payloads
 from bot.messaging.templates import render_body
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
-"""What both benchmarks share: a Stack of their own (free ports, a temporary
+"""What the benchmarks share: a Stack of their own (free ports, a temporary
 var dir, an endpoints file pointing at both), the job's settings for that
 stack, percentiles and the one-JSON-object output."""
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -137,15 +138,18 @@ def _stop_on_sigterm(*_) -> None:
     raise SystemExit(143)
 
 
-def run_benchmark(name: str, run: Callable[[], Awaitable[dict]]) -> Optional[dict]:
-    """Runs one benchmark; its result, or None after emitting {"benchmark", "error"}
+def run_benchmark(name: str, args: argparse.Namespace, run: Callable[[argparse.Namespace], Awaitable[dict]],
+                  passed: Callable[[dict], bool]) -> int:
+    """Runs one benchmark and emits its result; the exit code: 0 when
+    `passed(result)`, 1 when not, 2 after emitting {"benchmark", "error"}
     (the stack could not start, a service failed...)."""
+    setup_logging(args.verbose)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        result = asyncio.run(run())
+        result = asyncio.run(run(args))
     except Exception as exc:  # noqa: BLE001 - reported as the one JSON object
         log.exception("%s failed", name)
         emit({"benchmark": name, "error": f"{type(exc).__name__}: {exc}"[:2000]})
-        return None
+        return 2
     emit(result)
-    return result
+    return 0 if passed(result) else 1

@@ -34,10 +34,10 @@ from typing import Dict, List, Optional, Tuple
 import aiohttp
 
 import bot.foundation.clock
-from actions import payloads
 from bench._common import (bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark,
-                           settings_for, setup_logging, summary_ms)
+                           settings_for, summary_ms)
 from bot.booking.rest import booking_system_from_settings
+from bot.messaging import payloads
 from bot.dev.stack import SANDBOX_CHANNEL_ID, SANDBOX_SIGNING_KEY
 from bot.reminders.job import run_job
 from bot.reminders.store import ReminderStore
@@ -273,12 +273,7 @@ async def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    setup_logging(args.verbose)
-    result = run_benchmark("button_latency", lambda: run(args))
-    if result is None:
-        return 2
-    return 0 if result["errors"] == 0 else 1
+    return run_benchmark("button_latency", parse_args(argv), run, passed=lambda result: result["errors"] == 0)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import aiohttp
 
 import bot.foundation.clock
 from bench._common import (bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark,
-                           settings_for, setup_logging)
+                           settings_for)
 from bot.booking.rest import booking_system_from_settings
 from bot.reminders.job import run_job
 from bot.reminders.store import ReminderStore
@@ -176,14 +176,12 @@ async def run(args: argparse.Namespace) -> dict:
         }
 
 
+def _passed(result: dict) -> bool:
+    return result["duplicates"] == 0 and result["simulator_messages"] == result["sent"]
+
+
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    setup_logging(args.verbose)
-    result = run_benchmark("reminder_dispatch", lambda: run(args))
-    if result is None:
-        return 2
-    ok = result["duplicates"] == 0 and result["simulator_messages"] == result["sent"]
-    return 0 if ok else 1
+    return run_benchmark("reminder_dispatch", parse_args(argv), run, _passed)
 
 
 if __name__ == "__main__":

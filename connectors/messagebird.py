@@ -277,7 +277,8 @@ class MessageBirdInput(InputChannel):
         # Sanic drains a body left unread up to this limit; past it, it
         # closes the connection instead of reading on.
         stream.request_max_size = self.max_body_bytes
-        chunks, size = [], 0
+        chunks: List[bytes] = []
+        size = 0
         try:
             while declared is None or declared <= self.max_body_bytes:
                 chunk = await stream.read()

@@ -3,13 +3,12 @@
 Rasa understands. Pure functions, no I/O."""
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
 from bot.foundation.phone import to_e164
+from bot.messaging import payloads
 from connectors import messagebird_webhook as webhook
 from connectors.messagebird_webhook import MalformedWebhook  # noqa: F401 (public here too)
 
@@ -22,12 +21,6 @@ MAX_ROW_DESCRIPTION = 72
 MAX_INTERACTIVE_BODY = 1024
 MAX_BUTTON_ID = 256
 LIST_BUTTON_LABEL = "☰"
-
-# A Rasa intent payload: "/intent" or "/intent{json}". Citizens' messages are
-# never taken as payloads; only ids of buttons Recorda itself sent are.
-_PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z0-9_]+)(?P<entities>\{.*\})?$", re.S)
-# Prefixed to typed text that starts with "/", so Rasa reads it as text.
-WORD_JOINER = "\u2060"
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -113,7 +106,7 @@ class InboundMessage:
     @property
     def parse_data(self) -> Optional[Dict[str, Any]]:
         """Buttons and media are payloads Recorda made: no NLU needed."""
-        return payload_parse_data(self.text) if self.kind in ("button", "media") else None
+        return payloads.parse_data(self.text) if self.kind in ("button", "media") else None
 
 
 @dataclass
@@ -123,40 +116,6 @@ class StatusUpdate:
     error_code: Optional[int]
     error_description: Optional[str]
     at: Optional[datetime]              # None: use the time it arrived
-
-
-def safe_payload(candidate: Optional[str]) -> Optional[str]:
-    """A button id that is a Rasa payload Recorda sent, else None. EXTERNAL_
-    intents are Recorda's own and never come from a citizen's tap."""
-    if not candidate:
-        return None
-    match = _PAYLOAD.match(candidate.strip())
-    if not match or match.group("intent").startswith("EXTERNAL_"):
-        return None
-    if match.group("entities"):
-        try:
-            if not isinstance(json.loads(match.group("entities")), dict):
-                return None
-        except ValueError:
-            return None
-    return candidate.strip()
-
-
-def payload_parse_data(payload: str) -> Dict[str, Any]:
-    """What Rasa's NLU would make of a payload (RegexMessageHandler), built
-    here so that a tap skips the NLU pipeline: its meaning is exact already."""
-    match = _PAYLOAD.match(payload)
-    entities = json.loads(match.group("entities")) if match.group("entities") else {}
-    intent = {"name": match.group("intent"), "confidence": 1.0}
-    return {"text": payload, "intent": intent, "intent_ranking": [intent],
-            "entities": [{"entity": k, "value": v} for k, v in entities.items()]}
-
-
-def typed_text(text: str) -> str:
-    """Text a citizen typed, made safe: Rasa takes text starting with "/" as
-    an intent payload, so such text gets an invisible prefix."""
-    stripped = text.strip()
-    return WORD_JOINER + stripped if stripped.startswith("/") else stripped
 
 
 def _button_reply(kind: str, raw: Dict[str, Any]) -> Optional[Tuple[Optional[str], str]]:
@@ -200,21 +159,21 @@ def _inbound(sender: str, message: webhook.Message) -> InboundMessage:
     meta = {"provider_message_id": message_id, "reply_to": message.reply_to.id if message.reply_to else None}
     if kind == "text":
         text = webhook.parse(webhook.TextContent, content, "message.content").text
-        return InboundMessage(sender, typed_text(text), message_id, "text", meta)
+        return InboundMessage(sender, payloads.typed_text(text), message_id, "text", meta)
     tap = _button_reply(kind, content) if kind in ("interactive", "button") else None
     if tap is not None:
         payload, title = tap
-        checked = safe_payload(payload) if payload and len(payload) <= MAX_BUTTON_ID else None
+        # Citizens' messages are never taken as payloads; only ids of buttons
+        # Recorda itself sent are.
+        checked = payloads.safe_payload(payload) if payload and len(payload) <= MAX_BUTTON_ID else None
         if checked:
             return InboundMessage(sender, checked, message_id, "button", {**meta, "title": title})
         if not title.strip():
             raise MalformedWebhook("button reply with neither a payload of ours nor a title")
         # A tap whose id is not ours (or has none): what the button said.
-        return InboundMessage(sender, typed_text(title), message_id, "text", meta)
+        return InboundMessage(sender, payloads.typed_text(title), message_id, "text", meta)
     if kind in MEDIA_TYPES:
         media = MEDIA_TYPES[kind]
-        return InboundMessage(sender, f'/EXTERNAL_media_message{{"media_type":"{media}"}}',
-                              message_id, "media", {**meta, "media_type": media})
+        return InboundMessage(sender, payloads.media(media), message_id, "media", {**meta, "media_type": media})
     # Anything else WhatsApp may add later: treat like media, never drop it.
-    return InboundMessage(sender, '/EXTERNAL_media_message{"media_type":"other"}', message_id,
-                          "media", {**meta, "media_type": kind})
+    return InboundMessage(sender, payloads.media("other"), message_id, "media", {**meta, "media_type": kind})

@@ -1,9 +1,9 @@
-"""Shared pytest fixtures. Test modules that start real servers keep their
-own fixtures beside them (booking_fixtures, simulator_fixtures, ...)."""
+"""Fixtures for every suite (tests/unit, tests/integration, tests/e2e): a
+database URL and the frozen clock. Those of one kind are in its own
+conftest.py; helpers that are not fixtures in tests/support."""
 from __future__ import annotations
 
 import os
-import socket
 from datetime import datetime, timedelta
 from typing import Iterator, Optional
 
@@ -13,12 +13,6 @@ import bot.foundation.clock
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

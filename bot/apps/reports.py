@@ -5,7 +5,7 @@
     python -m bot.apps.reports --from 2026-11-01 --to 2026-11-30 --json --price 0.035 --free-per-month 1000
 
 Reads the reminder store (RECORDA_DB_URL) and the booking system
-(RECORDA_BOOKING_URL); every figure is defined in bot/reports/figures.py.
+(RECORDA_BOOKING_URL); every figure is defined in bot/reports/figure_types.py.
 """
 from __future__ import annotations
 
@@ -26,9 +26,10 @@ from bot.booking.rest import booking_system_from_settings
 from bot.foundation.settings import Settings
 from bot.reminders.provider_status import reason_label
 from bot.reminders.store import ReminderStore
-from bot.reports.figures import (OUTCOME_CONFIRMED, OUTCOME_FAILED, OUTCOME_NO_ANSWER,
-                                 OUTCOME_NO_REMINDER, REFERENCE, Figures, Period, Pricing, Share,
-                                 compute_figures, share)
+from bot.reports.compute import compute_figures
+from bot.reports.figure_types import (OUTCOME_CONFIRMED, OUTCOME_FAILED, OUTCOME_NO_ANSWER, OUTCOME_NO_REMINDER,
+                                      REFERENCE, Figures, Period, Share, share)
+from bot.reports.whatsapp_cost import Pricing
 from bot.reports.load import load_appointments, load_histories, offices_to_report, service_days
 
 console = Console()

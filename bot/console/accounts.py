@@ -26,6 +26,7 @@ from sqlalchemy import (MetaData, Boolean, Column, DateTime, ForeignKey, Integer
 
 from bot.foundation.clock import stored_utc as _aware, utc_now as _now
 from bot.foundation.db import engine_with_tables
+from bot.foundation.errors import CodedError
 from bot.foundation.languages import LANGUAGES
 
 STAFF, EDITOR, ADMIN = "staff", "editor", "admin"
@@ -77,12 +78,8 @@ reveals_table = Table(
 )
 
 
-class AccountError(ValueError):
+class AccountError(CodedError):
     """A user cannot be created or changed so; `code` names why (for the console's texts)."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
 
 
 def _token_hash(token: str) -> str:

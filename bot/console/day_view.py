@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class Answer:
     """The citizen's answer that stands, how it came and when (UTC)."""
     outcome: str   # states.CONFIRMED or states.CANCELLED
-    channel: str   # button, text, sms, queued (bot.reports.figures.ANSWER_CHANNELS) or as recorded
+    channel: str   # button, text, sms, queued (bot.reports.figure_types.ANSWER_CHANNELS) or as recorded
     at: datetime
 
 
@@ -45,7 +45,7 @@ def standing_answer(events: Iterable[ReminderEvent]) -> Optional[Answer]:
 
 
 def was_sent(events: Iterable[ReminderEvent]) -> bool:
-    """Sent as bot.reports.figures counts it: an applied `sent` event."""
+    """Sent as bot.reports.compute counts it: an applied `sent` event."""
     return any(e.event == states.SENT and e.applied for e in events)
 
 

@@ -1,4 +1,4 @@
-"""The service figures (bot.reports.figures) as the console's figures page
+"""The service figures (bot.reports.figure_types) as the console's figures page
 shows them: one table per chart, each row the numbers behind one bar or
 slice, with the reference deployment's figure (REFERENCE) where
 docs/architecture.md gives one, and the headline figures above them.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
 from bot.reminders.provider_status import reason_label
-from bot.reports.figures import OUTCOMES, Figures, Share, share
+from bot.reports.figure_types import OUTCOMES, Figures, Share, share
 
 # What a value is, for formatting it on the page and in the CSV.
 COUNT = "count"          # a whole number

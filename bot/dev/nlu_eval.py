@@ -22,15 +22,12 @@ import logging
 import os
 import sys
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import yaml
-
 from bot.foundation.settings import PROJECT_ROOT
+from bot.nlu.training_files import HOLDOUT_DIR, Example, load_holdout
 
-HOLDOUT_DIR = PROJECT_ROOT / "tests" / "nlu"
 TARGET_MACRO_F1 = 0.93  # overall
 TARGET_LANGUAGE_F1 = 0.90  # each language on its own
 TARGET_FALSE_CANCEL = 0.0025  # share of the non-cancellations read as a cancellation
@@ -40,25 +37,6 @@ CANCEL = "cancel_appointment"
 def is_cancellation(intent: str) -> bool:
     """Only a cancellation is one: a doubt, a "no", a delay... are not."""
     return intent == CANCEL
-
-
-@dataclass(frozen=True)
-class Example:
-    text: str
-    intent: str
-    language: str
-
-
-def load_holdout(directory: Path = HOLDOUT_DIR) -> List[Example]:
-    examples = []
-    for path in sorted(directory.glob("holdout_*.yml")):
-        language = path.stem.split("_", 1)[1]
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for item in data.get("nlu", []):
-            for line in item["examples"].splitlines():
-                if line.strip().startswith("- "):
-                    examples.append(Example(line.strip()[2:].strip(), item["intent"], language))
-    return examples
 
 
 def macro_f1(gold: List[str], predicted: List[str]) -> float:

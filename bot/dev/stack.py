@@ -19,13 +19,14 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import yaml
 
+from bot.dev import processes
+from bot.dev.processes import ChildProcess
 from bot.foundation.settings import PROJECT_ROOT, VAR_DIR
 
 SANDBOX_ACCESS_KEY = "sandbox-access-key"
@@ -81,7 +82,7 @@ class Service:
     name: str
     args: List[str]
     health_url: str
-    process: Optional[subprocess.Popen] = None
+    process: Optional[ChildProcess] = None
 
 
 @dataclass
@@ -217,13 +218,12 @@ class Stack:
         env = self.env()
         self.services = self._services()
         for service in self.services:
-            log = open(self.var_dir / "logs" / f"{service.name.replace(' ', '-')}.log", "ab")
-            service.process = subprocess.Popen(service.args, cwd=PROJECT_ROOT, env=env, stdout=log,
-                                               stderr=subprocess.STDOUT, start_new_session=True)
+            service.process = processes.start(service.name, service.args, self.log_path(service), env)
         deadline = time.monotonic() + timeout
         for service in self.services:
             if service.health_url:
-                self._wait_healthy(service, deadline)
+                processes.wait_healthy(service.process, service.health_url, deadline - time.monotonic(),
+                                       interval=0.3)
                 when_healthy(service)
 
     def start_history(self, days: int = HISTORY_DAYS) -> subprocess.Popen:
@@ -233,40 +233,11 @@ class Stack:
                                  "--if-empty"], cwd=PROJECT_ROOT, env=self.env(), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def _wait_healthy(self, service: Service, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            if service.process.poll() is not None:
-                raise RuntimeError(f"{service.name} exited ({service.process.returncode}); "
-                                   f"see {self.log_path(service)}\n{self.log_tail(service)}")
-            try:
-                with urllib.request.urlopen(service.health_url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{service.name} did not start in time; see {self.log_path(service)}\n"
-                           f"{self.log_tail(service)}")
-
     def log_path(self, service: Service) -> Path:
         return self.var_dir / "logs" / f"{service.name.replace(' ', '-')}.log"
 
-    def log_tail(self, service: Service, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path(service).read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
     def stop(self) -> None:
-        for service in reversed(self.services):
-            if service.process and service.process.poll() is None:
-                os.killpg(service.process.pid, signal.SIGTERM)
-        for service in self.services:
-            if service.process:
-                try:
-                    service.process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(service.process.pid, signal.SIGKILL)
+        processes.stop(*(s.process.process for s in reversed(self.services) if s.process))
 
 
 DEMO_ADMIN = "admin"
@@ -302,8 +273,7 @@ def _history_report(history: List[subprocess.Popen], timeout: float = 60.0) -> s
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait()
+        processes.stop(process)
         return "The reminder history took too long and was stopped; run: python -m bot.dev.sandbox.history"
     if process.returncode != 0:
         return f"The reminder history could not be filled:\n{output.strip()}"
@@ -325,14 +295,12 @@ def main() -> int:
         stack.start(when_healthy=when_healthy)
         history_report = _history_report(history)
         sign_in = demo_console_sign_in(stack.var_dir)
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # processes.ProcessError: a service that did not start
         print(exc, file=sys.stderr)
         stack.stop()
         return 1
     except BaseException:
-        for process in history:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+        processes.stop(*history)
         stack.stop()
         raise
     print(f"""
@@ -354,9 +322,9 @@ Let the citizens answer by themselves, like a real town (2 h last 7.2 s):
 
 Press Ctrl-C to stop.""", flush=True)
     try:
-        while all(s.process.poll() is None for s in stack.services):
+        while all(s.process.running() for s in stack.services):
             time.sleep(1)
-        dead = [s.name for s in stack.services if s.process.poll() is not None]
+        dead = [s.name for s in stack.services if not s.process.running()]
         print(f"Stopped because {', '.join(dead)} exited; see {stack.var_dir / 'logs'}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

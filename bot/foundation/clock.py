@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Callable, Optional
+from typing import Callable, Optional, overload
 
 ENV = "RECORDA_CLOCK"
 
@@ -103,6 +103,12 @@ def utc_now() -> datetime:
 
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _UTC_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@overload
+def stored_utc(value: datetime) -> datetime: ...
+@overload
+def stored_utc(value: None) -> None: ...
 
 
 def stored_utc(value: Optional[datetime]) -> Optional[datetime]:

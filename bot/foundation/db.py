@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Dict, Set, Tuple
+from typing import Any, Dict, Set, Tuple
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.exc import DBAPIError
@@ -39,11 +39,12 @@ def _sqlite_pooling(url: str) -> dict:
     CPU that way, ~3 ms pooled (bench/reminder_dispatch). A connection is
     used by one thread at a time, hence check_same_thread=False, as
     SQLAlchemy 2.0 does by default. In-memory databases keep the default."""
-    args = {"connect_args": {"timeout": 10}}
+    connect_args: Dict[str, Any] = {"timeout": 10}
+    args: Dict[str, Any] = {"connect_args": connect_args}
     database = make_url(url).database
     if database and database != ":memory:" and "mode=memory" not in url:
         args["poolclass"] = QueuePool
-        args["connect_args"]["check_same_thread"] = False
+        connect_args["check_same_thread"] = False
     return args
 
 

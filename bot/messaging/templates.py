@@ -57,4 +57,7 @@ def _project_templates() -> Dict[str, Dict[str, TemplateText]]:
 
 def render_body(language: str, parameters: List[str], name: str = REMINDER_TEMPLATE) -> str:
     """The template's body in `language` with its parameters filled in."""
-    return find_template(_project_templates(), name, language).render(parameters)
+    template = find_template(_project_templates(), name, language)
+    if template is None:
+        raise KeyError(f"whatsapp_templates/ has no template {name!r} in {language!r}")
+    return template.render(parameters)

@@ -87,13 +87,14 @@ def plan(store: ReminderStore, appointments: Iterable[Appointment], service_day:
             summary.already_done += 1
             continue
         check = check_for_whatsapp(appointment.phone, region)
-        if not check.usable:
+        if check.problem is not None:
             if not dry_run:
                 store.record_unsendable(appointment.id, service_day, appointment.office_id,
                                         check.e164 or appointment.phone or None,
                                         appointment.language, check.problem)
             summary.failed[check.problem] += 1
             continue
+        assert check.e164 is not None  # a usable number always has its E.164 form
         if not dry_run:
             store.schedule(appointment.id, service_day, appointment.office_id, check.e164,
                            appointment.language)

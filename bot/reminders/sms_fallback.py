@@ -281,6 +281,7 @@ class SmsFallback:
             log.info("No SMS fallback for %s: %s", aid, why)
             await in_thread(self.store.skip, aid, why)
             return 0
+        assert phone is not None  # _not_eligible refuses a missing number
         office = await self.booking.get_office(appointment.office_id)
         language = normalise_language(appointment.language or reminder.language or "",
                                       self.default_language)
@@ -289,7 +290,8 @@ class SmsFallback:
         if not await in_thread(self.store.claim, aid):
             return 0  # another worker has it, or it was done meanwhile
         validity = max(60, int((appointment.starts_at - self.clock()).total_seconds()))
-        attempts = (await in_thread(self.store.get, aid)).attempts
+        claimed = await in_thread(self.store.get, aid)
+        attempts = claimed.attempts if claimed is not None else 0
         try:
             sms = await self.client.send(phone, body, reference=aid, validity=validity)
         except ProviderError as exc:

@@ -246,7 +246,9 @@ class ReminderStore:
                                 {"reason": reason} if reason else None)
         except IntegrityError:
             pass  # it exists already: keep it as it is
-        return self.get(appointment_id)
+        reminder = self.get(appointment_id)
+        assert reminder is not None  # written above, or there already; never deleted meanwhile
+        return reminder
 
     # --- moving -------------------------------------------------------------
     def claim_for_sending(self, appointment_id: str, phone: Optional[str] = None,

@@ -2,11 +2,16 @@
 citizens, how and how fast they answered, what that did to no-shows, and what
 the messages cost, for a period of service days and optionally one office.
 
-    figures.py  pure computation (shared with the staff console)
-    load.py     reads the reminder store and the booking system
+    figure_types.py     what each figure is (the types, their definitions)
+    reminder_history.py what the figures read of one reminder's history
+    whatsapp_cost.py    what the reminders cost on WhatsApp
+    compute.py          the figures of a period (pure, shared with the console)
+    load.py             reads the reminder store and the booking system
     the command: python -m bot.apps.reports --from 2026-11-01 --to 2026-11-30 [--json|--csv]
 """
-from bot.reports.figures import (REFERENCE, Figures, Period, Pricing, ReminderHistory, Share,
-                                 compute_figures)
+from bot.reports.compute import compute_figures
+from bot.reports.figure_types import REFERENCE, Figures, Period, Share
+from bot.reports.reminder_history import ReminderHistory
+from bot.reports.whatsapp_cost import Pricing
 
 __all__ = ["REFERENCE", "Figures", "Period", "Pricing", "ReminderHistory", "Share", "compute_figures"]

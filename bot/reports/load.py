@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 
 from bot.booking import Appointment, BookingSystem
 from bot.reminders.store import ReminderStore
-from bot.reports.figures import DETAILS_USED, EVENTS_USED, ReminderHistory
+from bot.reports.reminder_history import DETAILS_USED, EVENTS_USED, ReminderHistory
 from bot.offices.service_days import is_service_day
 
 

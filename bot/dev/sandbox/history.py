@@ -114,7 +114,7 @@ def message_id(appointment_id: str) -> str:
 
 
 def _outcome_of_state(state: str) -> Optional[str]:
-    """As bot.reports.figures groups no-shows; None for a cancelled appointment."""
+    """As bot.reports.compute groups no-shows; None for a cancelled appointment."""
     if state == states.CONFIRMED:
         return OUTCOME_CONFIRMED
     if state == states.FAILED:

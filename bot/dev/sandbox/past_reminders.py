@@ -33,7 +33,7 @@ LAST_ANSWER_BEFORE_START = timedelta(minutes=10)
 NIGHT = (time(0, 0), time(7, 0))
 MORNING_SPREAD_S = 90 * 60
 
-# Reminder outcomes, as bot.reports.figures compares no-shows by them.
+# Reminder outcomes, as bot.reports.compute compares no-shows by them.
 OUTCOME_CONFIRMED, OUTCOME_NO_ANSWER, OUTCOME_FAILED, OUTCOME_NO_REMINDER = (
     "confirmed", "no_answer", "failed", "no_reminder")
 # The chance of a no-show by outcome: the reference town had ~19 % with an

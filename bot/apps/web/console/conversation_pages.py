@@ -6,7 +6,7 @@ answered, as staff used to review it in Rasa X.
                                         with the keys it found (who=...)
     GET  /console/conversations/<key>   one transcript with its reminders' timelines
 
-A conversation is named by an opaque key (bot.console.conversations.
+A conversation is named by an opaque key (bot.console.conversation_keys.
 ConversationKeys), never by the citizen's number. The number shows masked,
 with the usual logged reveal ("conversation:<key>"). A searched number is
 POSTed, never put in a URL (browser history, the sign-in's `next`, paging
@@ -25,9 +25,9 @@ from sanic import Blueprint, response
 
 import bot.foundation.clock
 from bot.foundation.languages import LANGUAGES
-from bot.console.conversations import (MAX_RANGE_DAYS, MAX_SEARCHED_SENDERS, MIN_SEARCH_DIGITS,
-                                       Conversations, FilterError, Filters, NumberSearch, Page,
-                                       domain_intents, who_value)
+from bot.console.conversation_filters import (MAX_RANGE_DAYS, MAX_SEARCHED_SENDERS, MIN_SEARCH_DIGITS,
+                                              FilterError, Filters, NumberSearch, domain_intents, who_value)
+from bot.console.conversation_queries import Conversations, Page
 from bot.reminders import states
 from bot.messaging.templates import REMINDER_TEMPLATE
 from bot.apps.web.console.rendering import PREFIX, security_headers, render

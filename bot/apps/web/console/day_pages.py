@@ -28,6 +28,7 @@ import bot.foundation.clock
 from bot.console import day_view
 from bot.console.day_view import DayRow, DayView, OfficeChoice
 from bot.console.query_values import DayOutOfRange, query_day
+from bot.foundation.errors import CodedError
 from bot.foundation.phone import mask
 from bot.reminders.provider_status import PROVIDER_ERROR
 from bot.offices.service_days import is_service_day, next_service_day, previous_service_day
@@ -40,8 +41,8 @@ log = logging.getLogger(__name__)
 MAX_OFFICE_ID = 64   # the reminder store's column
 
 
-class BadInput(Exception):
-    """A query the page cannot answer; the message is for the reader."""
+class BadInput(CodedError):
+    """A query the page cannot answer; `code` is the text that says why."""
 
 
 class Labels:
@@ -80,18 +81,17 @@ class Labels:
         return text
 
 
-def parse_day(raw: Optional[str], t: Translator, today: date, holidays) -> date:
+def parse_day(raw: Optional[str], today: date, holidays) -> date:
     try:
         day = query_day(raw)
     except DayOutOfRange:
-        raise BadInput(t("day_date_out_of_range", value=raw[:40])) from None
+        raise BadInput("day_date_out_of_range", value=raw[:40]) from None
     except ValueError:
-        raise BadInput(t("day_bad_date", value=raw[:40])) from None
+        raise BadInput("day_bad_date", value=raw[:40]) from None
     return next_service_day(today, holidays) if day is None else day
 
 
-def choose_office(raw: Optional[str], choices: List[OfficeChoice], can_check: bool,
-                  t: Translator) -> Optional[str]:
+def choose_office(raw: Optional[str], choices: List[OfficeChoice], can_check: bool) -> Optional[str]:
     """The asked office if it is one of ours, the first one if none was asked.
     When the list could not be checked (booking system down, no configured
     offices), an asked office is taken on trust: the store may know it."""
@@ -100,7 +100,7 @@ def choose_office(raw: Optional[str], choices: List[OfficeChoice], can_check: bo
     if any(c.id == raw for c in choices):
         return raw
     if can_check or len(raw) > MAX_OFFICE_ID:
-        raise BadInput(t("day_unknown_office", value=raw[:MAX_OFFICE_ID]))
+        raise BadInput("day_unknown_office", value=raw[:MAX_OFFICE_ID])
     choices.append(OfficeChoice(raw, raw))
     return raw
 
@@ -127,11 +127,11 @@ class DayRequest:
     async def load(cls, request, services: ConsoleServices) -> "DayRequest":
         t, settings = request.ctx.t, services.settings
         today = bot.foundation.clock.now(settings.timezone).date()
-        day = parse_day(request.args.get("date"), t, today, settings.holidays)
+        day = parse_day(request.args.get("date"), today, settings.holidays)
         offices, down = await day_view.office_choices(services.reminders, services.booking,
                                                       settings.offices, day)
         office_id = choose_office(request.args.get("office"), offices,
-                                  can_check=not down or bool(settings.offices), t=t)
+                                  can_check=not down or bool(settings.offices))
         view = None
         if office_id:
             view = await day_view.load_day(services.reminders, services.booking, day, office_id,
@@ -183,7 +183,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
         try:
             asked = await DayRequest.load(request, services)
         except BadInput as exc:
-            return render(request, "error.html", status=400, message=str(exc))
+            return render(request, "error.html", status=400, message=request.ctx.t(exc.code, **exc.values))
         day, holidays = asked.day, settings.holidays
         return render(
             request, "day.html", asked=asked, view=asked.view, day=day, labels=Labels(request.ctx.t),
@@ -199,7 +199,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
         try:
             asked = await DayRequest.load(request, services)
         except BadInput as exc:
-            return render(request, "error.html", status=400, message=str(exc))
+            return render(request, "error.html", status=400, message=request.ctx.t(exc.code, **exc.values))
         if asked.view is None:
             return render(request, "error.html", status=503, message=t("day_no_offices"))
         full = request.args.get("numbers") == "full"

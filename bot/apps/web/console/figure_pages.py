@@ -31,8 +31,12 @@ from bot.booking import BookingError
 from bot.console.figure_tables import (COUNT, EUR, NUMBER, PERCENT, REFERENCE, TABLES, FigureTable,
                                        Headline, Note, Reference, Row, csv_value, figure_tables, headlines)
 from bot.console.query_values import DayOutOfRange, query_day
+from bot.foundation.errors import CodedError
 from bot.reminders.store import ReminderStore
-from bot.reports.figures import Figures, Period, Pricing, ReminderFacts, figures_from_facts, reminder_facts
+from bot.reports.compute import figures_from_facts, reminder_facts
+from bot.reports.figure_types import Figures, Period
+from bot.reports.reminder_history import ReminderFacts
+from bot.reports.whatsapp_cost import Pricing
 from bot.reports.load import (collector_paused, load_appointments, load_histories, offices_to_report,
                               service_days)
 from bot.apps.web.console.rendering import PREFIX, Formats, csv_response, render
@@ -61,12 +65,8 @@ class FiguresQuery:
         return params
 
 
-class BadQuery(ValueError):
-    """A query the page cannot answer: `key` is the text that says why."""
-
-    def __init__(self, key: str, **values):
-        super().__init__(key)
-        self.key, self.values = key, values
+class BadQuery(CodedError):
+    """A query the page cannot answer: `code` is the text that says why."""
 
 
 def _day(args: Mapping, name: str) -> Optional[date]:
@@ -285,7 +285,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
         try:
             query = parse_query(request.args, _today(services), office_ids)
         except BadQuery as bad:
-            return render(request, "figures.html", status=400, error=t(bad.key, **bad.values),
+            return render(request, "figures.html", status=400, error=t(bad.code, **bad.values),
                           form=_form(request.args), offices=offices or [], view=None, booking_down=False)
         figures, booking_down = await gather_figures(services, query, office_ids, booking_up)
         present = Presenter(t, Formats(t, services.settings.timezone))
@@ -312,7 +312,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
         try:
             query = parse_query(request.args, _today(services), office_ids)
         except BadQuery as bad:
-            return render(request, "error.html", status=400, message=t(bad.key, **bad.values))
+            return render(request, "error.html", status=400, message=t(bad.code, **bad.values))
         figures, _ = await gather_figures(services, query, office_ids, booking_up)
         table = TABLES[name](figures)
         present = Presenter(t, Formats(t, services.settings.timezone))

@@ -4,7 +4,8 @@
     POST /console/nlu/review        save the intents chosen (one row, or every chosen row)
     GET  /console/nlu/export.yml    the reviewed messages as Rasa NLU training data
 
-The logic (candidates, reviews, the export) is bot.console.nlu_review.
+The logic (candidates, reviews, the export) is bot.console.nlu_review and
+the modules it names.
 """
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 from sanic import Blueprint, response
 
 import bot.foundation.clock
-from bot.console.nlu_review import (ALL, IGNORE, OUT_OF_SCOPE, REVIEWED, SKIP_IGNORED, SKIP_REASONS, STATUSES,
-                                    TO_REVIEW, CandidateFilter, NluReviews, ReviewError)
+from bot.console.nlu_candidates import ALL, REVIEWED, STATUSES, TO_REVIEW, CandidateFilter
+from bot.console.nlu_export import SKIP_IGNORED, SKIP_REASONS
+from bot.console.nlu_project import IGNORE, OUT_OF_SCOPE
+from bot.console.nlu_review import NluReviews, ReviewError
 from bot.console.query_values import DayOutOfRange, page_number, query_day, row_id
+from bot.foundation.errors import CodedError
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvents
 from bot.apps.web.console.auth import requires, safe_next
 from bot.apps.web.console.rendering import PREFIX, security_headers, render
@@ -36,12 +40,8 @@ MAX_LABELS_PER_SAVE = 500
 PAGE = f"{PREFIX}/nlu"
 
 
-class BadRequest(ValueError):
-    """A filter the page cannot use; the message key says which and why."""
-
-    def __init__(self, key: str, **values):
-        super().__init__(key)
-        self.key, self.values = key, values
+class BadRequest(CodedError):
+    """A filter the page cannot use; `code` is the text that says which and why."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def register(bp: Blueprint, services: ConsoleServices) -> None:
     reviews = NluReviews(settings.db_url, TrackerEvents(settings.tracker_db_url))
 
     def _bad_request(request, error: BadRequest):
-        return render(request, "error.html", status=400, message=request.ctx.t(error.key, **error.values))
+        return render(request, "error.html", status=400, message=request.ctx.t(error.code, **error.values))
 
     @bp.get("/nlu")
     @requires("editor")

@@ -1,0 +1,218 @@
+"""What the service figures of a period are: the period asked for, and each
+figure as a typed value with its definition (bot/reports/compute.py
+computes them). `Figures.to_dict()` is plain JSON.
+
+Words used in every definition below:
+
+* **attempted**: a reminder row in the store for a service day of the period
+  (every row, whatever its state).
+* **sent**: an attempted reminder with an applied `sent` event; its send time
+  is the earliest such event's `at`.
+* **delivered**: a sent reminder with a `delivered` or `read` event, applied or
+  not (a receipt that arrives after the answer or after the window closed
+  changes no state but still proves delivery), or answered through WhatsApp
+  (button, text, queued; not by the SMS fallback's link).
+* **read**: a sent reminder with a `read` event, applied or not (the read
+  receipt often arrives after the button reply that it preceded).
+* **answered**: a sent reminder with an applied citizen answer (`confirmed` or
+  `cancelled`). The *first* answer gives the answer's time and channel; the
+  reminder's final state gives the outcome (a citizen may confirm, then
+  cancel).
+* **failed**: an attempted reminder with an applied `failed` event and no
+  delivery receipt (a provider that retried and delivered: delivery is the
+  truth). It stays failed when the citizen then answered through the SMS
+  fallback. Its reason is the reminder's (failures found before sending
+  included: invalid_number, not_mobile).
+
+Every rate is a `Share` (part, whole, value); a share of nothing has value
+None, never an error. Local times (hour and month of sending) are in the
+period's time zone, Europe/Madrid by default.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Dict, List, Optional
+
+from bot.reminders.provider_status import NO_WHATSAPP, NOT_DELIVERED, NUMBER_DOES_NOT_EXIST
+from bot.reports.whatsapp_cost import Conversations
+
+# How a citizen answered (the `channel` of an answer event's detail).
+ANSWER_CHANNELS = ("button", "text", "sms", "queued")
+
+# Reminder outcomes compared by no-show rate.
+OUTCOME_CONFIRMED = "confirmed"
+OUTCOME_NO_ANSWER = "no_answer"
+OUTCOME_FAILED = "failed"
+OUTCOME_NO_REMINDER = "no_reminder"
+OUTCOMES = (OUTCOME_CONFIRMED, OUTCOME_NO_ANSWER, OUTCOME_FAILED, OUTCOME_NO_REMINDER)
+
+# Time from sending to the first answer: (label, upper bound in minutes,
+# excluded); each bucket starts where the previous one ends.
+ANSWER_TIME_BUCKETS = (
+    ("<15 min", 15), ("15-60 min", 60), ("1-2 h", 120), ("2-4 h", 240),
+    ("4-8 h", 480), ("8-24 h", 1440), (">24 h", None),
+)
+WITHIN_2H_MINUTES = 120
+
+# The figures that the reference deployment reported (docs/architecture.md), for comparison.
+REFERENCE = {
+    "answer_rate_low": 0.60,
+    "answer_rate_high": 0.63,
+    "cancelled_share_of_appointments": 0.127,
+    "answered_within_2h_share": 0.50,
+    # "no-shows before (SMS reminder only) ~19 %", "after: halved".
+    "no_show_rate_before": 0.19,
+    "no_show_rate_after": 0.095,
+    # Shares of sends failing, by reason.
+    "failure_share_by_reason": {
+        NO_WHATSAPP: 0.0607,
+        NOT_DELIVERED: 0.0619,
+        NUMBER_DOES_NOT_EXIST: 0.0071,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    """The service days first_day..last_day (both included), of one office or
+    of every office; `timezone` gives the local hour and month of sending."""
+    first_day: date
+    last_day: date
+    office_id: Optional[str] = None  # None: every office
+    timezone: str = "Europe/Madrid"
+
+
+@dataclass(frozen=True)
+class Share:
+    """A rate with what it is made of: value = part / whole, None when whole is 0."""
+    part: int
+    whole: int
+    value: Optional[float]
+
+
+def share(part: int, whole: int) -> Share:
+    return Share(part, whole, part / whole if whole else None)
+
+
+@dataclass(frozen=True)
+class Volume:
+    """appointments: the period's appointments in the booking system, every status.
+    reminders_attempted: attempted reminders.
+    reminders_sent: sent reminders."""
+    appointments: int
+    reminders_attempted: int
+    reminders_sent: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """delivery_rate: delivered / sent.
+    read_rate: read / sent (citizens who hide read receipts count as unread).
+    failure_rate: failed / attempted.
+    failures_by_reason: per reason, failed with that reason / attempted, most
+    frequent first; includes reasons found before sending (invalid_number,
+    not_mobile), so the shares add up to failure_rate."""
+    delivery_rate: Share
+    read_rate: Share
+    failure_rate: Share
+    failures_by_reason: Dict[str, Share]
+
+
+@dataclass(frozen=True)
+class Answers:
+    """answer_rate: answered / sent.
+    by_channel: per channel (button, text, sms, queued, then any other), answered
+    whose first answer came that way / answered.
+    confirmed_share_of_appointments: reminders ending confirmed / appointments.
+    cancelled_share_of_appointments: reminders ending cancelled / appointments
+    (a cancel through Recorda before the reminder was sent counts too)."""
+    answer_rate: Share
+    by_channel: Dict[str, Share]
+    confirmed_share_of_appointments: Share
+    cancelled_share_of_appointments: Share
+
+
+@dataclass(frozen=True)
+class AnswerTimes:
+    """Time from sending to the first answer, over answered reminders. A
+    `queued` answer is timed when the booking system carried it out.
+    answers_timed: answered reminders.
+    median_minutes: the median of those times, in minutes; None without answers.
+    within_2h: times under 120 min / answered (= the first three buckets).
+    histogram: answered per bucket of ANSWER_TIME_BUCKETS, lower bound
+    included, upper bound excluded."""
+    answers_timed: int
+    median_minutes: Optional[float]
+    within_2h: Share
+    histogram: Dict[str, int]
+
+
+@dataclass(frozen=True)
+class SendHour:
+    """hour: the local hour of sending, 0-23.
+    sent: sent reminders sent in that hour.
+    answered: of those, answered.
+    answer_rate: answered / sent; None for an hour without sends."""
+    hour: int
+    sent: int
+    answered: int
+    answer_rate: Optional[float]
+
+
+@dataclass(frozen=True)
+class NoShowGroup:
+    """recorded: appointments with attendance recorded (status attended or no_show).
+    no_shows: of those, no_show.
+    rate: no_shows / recorded."""
+    recorded: int
+    no_shows: int
+    rate: Optional[float]
+
+
+@dataclass(frozen=True)
+class NoShows:
+    """overall: every appointment of the period with attendance recorded.
+    by_outcome: the same, grouped by the appointment's reminder outcome:
+      confirmed    the reminder ended confirmed;
+      no_answer    it was sent and ended sent, delivered, read or expired;
+      failed       it ended failed;
+      no_reminder  no reminder row, or one never sent (scheduled, sending).
+    A reminder that ended cancelled cancelled its appointment, which then has
+    no attendance: those are counted as freed slots instead."""
+    overall: NoShowGroup
+    by_outcome: Dict[str, NoShowGroup]
+
+
+@dataclass(frozen=True)
+class FreedSlots:
+    """cancelled_through_recorda: attempted reminders ending cancelled (a
+    citizen's answer; the booking system cancelled the appointment then).
+    median_notice_hours: the median, over those whose appointment the booking
+    system lists, of (appointment start - time of the cancel), in hours."""
+    cancelled_through_recorda: int
+    median_notice_hours: Optional[float]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Every figure of a period; `reference` holds the reference deployment's
+    (REFERENCE) for comparison. by_send_hour lists the 24 local hours;
+    `conversations` is what the reminders cost (bot/reports/whatsapp_cost.py)."""
+    period: Period
+    volume: Volume
+    delivery: Delivery
+    answers: Answers
+    answer_times: AnswerTimes
+    by_send_hour: List[SendHour]
+    no_shows: NoShows
+    freed_slots: FreedSlots
+    conversations: Conversations
+    reference: dict
+
+    def to_dict(self) -> dict:
+        return asdict(self, dict_factory=_json_dict)
+
+
+def _json_dict(items) -> dict:
+    return {key: value.isoformat() if isinstance(value, date) else value for key, value in items}

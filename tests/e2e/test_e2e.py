@@ -1,0 +1,233 @@
+"""End to end: every Recorda process started for real (sandbox booking
+service, WhatsApp simulator, action server, Rasa with the trained model,
+worker); the daily job sends the reminders; citizens tap buttons and write
+through the simulator, which signs its webhooks like MessageBird."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+import bot.foundation.clock
+from bot.foundation.settings import PROJECT_ROOT
+from bot.dev.stack import Stack
+from bot.foundation.phone import to_e164
+from bot.reminders.store import ReminderStore
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.dev.sandbox.citizens import CITIZENS
+from bot.offices.service_days import next_service_day
+from connectors.messagebird_signature import HEADER, sign_webhook
+
+from tests.support.http_helpers import call, wait_for
+from tests.support.phone_helpers import appointment_id_of, citizen, reminder_of, reply, thread
+
+pytestmark = pytest.mark.e2e
+MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    assert MODEL.exists(), "no trained model: run `make train` (make test does it)"
+    stack = Stack.isolated(tmp_path_factory.mktemp("e2e"), status_delays="0.2,0.4,0.6")
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def reminders_sent(stack):
+    """Runs the daily job once, as an operator would."""
+    result = subprocess.run([sys.executable, "-m", "bot.apps.reminders", "send", "--tomorrow", "--no-progress"],
+                            cwd=PROJECT_ROOT, env=stack.env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def booking_get(stack, path):
+    return call("GET", f"{stack.booking_url}/api/v1{path}",
+                headers={"Authorization": "Bearer sandbox-booking-token"})[1]
+
+
+
+
+
+
+
+
+
+
+def replies_after(stack, msisdn, inbound_id):
+    messages = thread(stack, msisdn)
+    index = next(i for i, m in enumerate(messages) if m["id"] == inbound_id)
+    return [m for m in messages[index + 1:] if m["direction"] == "sent"]
+
+
+def text_of(message) -> str:
+    content = message["content"]
+    if message["type"] == "text":
+        return content["text"]
+    return content["interactive"]["body"]["text"]
+
+
+
+
+def test_each_citizen_with_whatsapp_gets_one_reminder_in_their_language(stack, reminders_sent):
+    assert "sent" in reminders_sent and "failed: not_mobile" in reminders_sent
+    expectations = {"Montserrat Puig i Ferrer": ("Us recordem", "Confirmo la cita"),
+                    "María García López": ("Le recordamos", "Confirmo la cita"),
+                    "Emily Thompson": ("This is a reminder", "I'll be there")}
+    for name, (phrase, button) in expectations.items():
+        message = reminder_of(stack, citizen(name))
+        assert phrase in message["rendered"]
+        assert [b["title"] for b in message["buttons"]][0] == button
+    tomorrow = next_service_day(bot.foundation.clock.now(MADRID).date())
+    weekday_ca = ["dilluns", "dimarts", "dimecres", "dijous", "divendres"][tomorrow.weekday()]
+    assert weekday_ca in reminder_of(stack, citizen("Montserrat Puig i Ferrer"))["rendered"]
+    for c in CITIZENS:
+        number = to_e164(c.phone)
+        if number and number.startswith("+346"):
+            assert len([m for m in thread(stack, number) if m["type"] == "hsm"]) == 1, c.name
+    for landline in ("Rosa Vidal Camps", "Francisco Moreno Gil"):
+        assert thread(stack, citizen(landline)) == []
+
+
+def test_tap_cancel_frees_the_slot_and_a_second_tap_says_so(stack, reminders_sent):
+    msisdn = citizen("Montserrat Puig i Ferrer")
+    reminder = reminder_of(stack, msisdn)
+    appointment_id = appointment_id_of(reminder)
+    tapped = reply(stack, msisdn, button={"message_id": reminder["id"], "index": 1})
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "cancelled"
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, tapped["message"]["id"]))
+    assert "anul·lat" in text_of(answer) and "cita-previa" in text_of(answer)
+    cancelled_at = booking_get(stack, f"/appointments/{appointment_id}")["cancelled_at"]
+    again = reply(stack, msisdn, button={"message_id": reminder["id"], "index": 1})
+    [second] = wait_for(lambda: replies_after(stack, msisdn, again["message"]["id"]))
+    assert "ja estava anul·lada" in text_of(second)
+    assert booking_get(stack, f"/appointments/{appointment_id}")["cancelled_at"] == cancelled_at
+    store = ReminderStore(f"sqlite:///{stack.var_dir / 'recorda.db'}")
+    events = [e.event for e in store.history(appointment_id)]
+    assert store.get(appointment_id).state == "cancelled"
+    assert events[:3] == ["scheduled", "sending", "sent"] and "cancelled" in events
+
+
+def test_tap_confirm_in_spanish(stack, reminders_sent):
+    msisdn = citizen("María García López")
+    reminder = reminder_of(stack, msisdn)
+    tapped = reply(stack, msisdn, button={"message_id": reminder["id"], "index": 0})
+    assert booking_get(stack, f"/appointments/{appointment_id_of(reminder)}")["status"] == "confirmed"
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, tapped["message"]["id"]))
+    assert "confirmada" in text_of(answer) and "María" in text_of(answer)
+
+
+def test_a_typed_intent_payload_is_only_text(stack, reminders_sent):
+    msisdn = citizen("Jordi Vila Soler")
+    appointment_id = appointment_id_of(reminder_of(stack, msisdn))
+    sent = reply(stack, msisdn, text=f'/cancel_appointment{{"appointment_id":"{appointment_id}"}}')
+    wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "booked"
+
+
+def test_questions_and_media_get_answers_in_the_citizens_language(stack, reminders_sent):
+    msisdn = citizen("Emily Thompson")
+    sent = reply(stack, msisdn, text="where is the office? what's the address")
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert "openstreetmap.org" in text_of(answer)
+    photo = reply(stack, msisdn, media="image")
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, photo["message"]["id"]))
+    assert "I can only read text" in text_of(answer)
+
+
+def test_delivery_statuses_reach_the_reminder_store(stack, reminders_sent):
+    store = ReminderStore(f"sqlite:///{stack.var_dir / 'recorda.db'}")
+    no_whatsapp = appointment_id_of(reminder_of(stack, citizen("Teresa Solé Vives")))
+    reminder = wait_for(lambda: (r := store.get(no_whatsapp)) and r.state == "failed" and r)
+    assert (reminder.reason, reminder.error_code) == ("no_whatsapp_account", 302)
+    read = appointment_id_of(reminder_of(stack, citizen("Pere Martí Bosch")))
+    assert wait_for(lambda: store.get(read).state == "read")
+
+
+def test_forged_webhook_is_refused(stack):
+    body = json.dumps({"type": "message.created", "message": {
+        "id": "forged-1", "direction": "received", "type": "text", "from": "+34634567890",
+        "content": {"text": "anul·la la cita"}}}).encode()
+    for token in (sign_webhook("not-the-key-but-long-enough-0123456789", stack.webhook_url, body), ""):
+        req = urllib.request.Request(stack.webhook_url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", HEADER: token})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 401
+
+
+def test_the_assistant_follows_the_citizen_into_another_language(stack, reminders_sent):
+    msisdn = citizen("Núria Casals Roig")  # Catalan in the booking record
+    sent = reply(stack, msisdn, text="perdone, ¿qué documentos tengo que traer mañana?")
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert "encontrará la documentación" in text_of(answer)
+    assert "vilademar.cat/tramits/" in text_of(answer)
+    tapped = reply(stack, msisdn, button={"message_id": reminder_of(stack, msisdn)["id"], "index": 0})
+    [confirmed] = wait_for(lambda: replies_after(stack, msisdn, tapped["message"]["id"]))
+    assert "Su cita queda confirmada" in text_of(confirmed)  # a tap keeps the language
+
+
+# --- trust: only the citizen's own WhatsApp, and words never cancel at once --------------------
+
+def test_the_unauthenticated_rest_channel_is_not_served(stack):
+    status, _ = call("POST", f"{stack.rasa_url}/webhooks/rest/webhook",
+                     {"sender": citizen("Carme Sala Pujol"), "message": "vull anul·lar la meva cita"})
+    assert status == 404
+
+
+def test_a_typed_cancellation_is_asked_first_and_only_the_tap_cancels(stack, reminders_sent):
+    msisdn = citizen("Laia Serra Font")
+    appointment_id = appointment_id_of(reminder_of(stack, msisdn))
+    sent = reply(stack, msisdn, text="Hola, no podré venir demà, tinc febre")
+    [question] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert question["type"] == "interactive" and "Voleu anul·lar la cita" in text_of(question)
+    buttons = question["content"]["interactive"]["action"]["buttons"]
+    assert [b["title"] for b in buttons] == ["Sí, anul·la-la", "No, mantenir-la"]
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "booked"
+    tapped = reply(stack, msisdn, button={"message_id": question["id"], "index": 0})
+    [done] = wait_for(lambda: replies_after(stack, msisdn, tapped["message"]["id"]))
+    assert "anul·lat" in text_of(done)
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "cancelled"
+
+
+def test_a_short_si_right_after_the_reminder_confirms(stack, reminders_sent):
+    msisdn = citizen("José Fernández Ruiz")
+    appointment_id = appointment_id_of(reminder_of(stack, msisdn))
+    sent = reply(stack, msisdn, text="si")
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert "queda confirmada" in text_of(answer)
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "confirmed"
+    store = ReminderStore(f"sqlite:///{stack.var_dir / 'recorda.db'}")
+    assert store.history(appointment_id)[-1].detail == {"channel": "text"}
+
+
+def test_a_doubt_keeps_the_appointment_and_a_bare_no_asks(stack, reminders_sent):
+    unsure = citizen("Daniel O'Connor")
+    appointment_id = appointment_id_of(reminder_of(stack, unsure))
+    sent = reply(stack, unsure, text="not sure I can make it tbh, will let u know")
+    [answer] = wait_for(lambda: replies_after(stack, unsure, sent["message"]["id"]))
+    assert answer["type"] == "text" and "still booked" in text_of(answer)
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "booked"
+
+    no = citizen("Lucía Martínez Sánchez")
+    appointment_id = appointment_id_of(reminder_of(stack, no))
+    sent = reply(stack, no, text="no")
+    [question] = wait_for(lambda: replies_after(stack, no, sent["message"]["id"]))
+    assert "¿quiere mantener su cita" in text_of(question)
+    assert booking_get(stack, f"/appointments/{appointment_id}")["status"] == "booked"
+
+
+def test_the_language_follows_the_citizen_back(stack, reminders_sent):
+    msisdn = citizen("Marc Riera Costa")  # Catalan in the booking record
+    sent = reply(stack, msisdn, text="hola, ¿dónde está la oficina?")
+    wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    sent = reply(stack, msisdn, text="i quins papers he de portar per al tràmit?")
+    [answer] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
+    assert "trobareu la documentació" in text_of(answer)

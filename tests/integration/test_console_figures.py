@@ -1,0 +1,403 @@
+"""The figures page: the reports command's figures for a range and office,
+as tables, chart data and CSV, against the real sandbox booking service.
+
+The reminder store gets a known set of reminders for past sandbox days (the
+way tests/integration/test_reports.py writes histories); the sandbox lists those days'
+appointments with attendance recorded."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from html.parser import HTMLParser
+from typing import Dict, List, Optional
+
+from bot.booking import ATTENDED, NO_SHOW, Appointment
+from bot.reminders import states
+from bot.reminders.provider_status import NO_WHATSAPP, NOT_MOBILE
+from bot.reminders.store import ReminderStore
+from bot.reports.load import service_days
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.offices.service_days import previous_service_day
+from tests.support.booking_sandbox import appointments_on, madrid_today
+
+OFFICE, OTHER_OFFICE = "oac-centre", "oac-can-mas"
+
+
+# --- a known history -----------------------------------------------------------------
+def sandbox_past_days():
+    """Three past service days: the two before the last have attendance recorded."""
+    last = previous_service_day(madrid_today())
+    return previous_service_day(previous_service_day(last)), last
+
+
+def sent_at(appointment: Appointment) -> datetime:
+    """17:00 in Madrid on the service day before the appointment."""
+    return datetime.combine(previous_service_day(appointment.starts_at.date()), time(17), tzinfo=MADRID)
+
+
+def send(store: ReminderStore, appointment: Appointment) -> datetime:
+    at = sent_at(appointment)
+    store.schedule(appointment.id, appointment.starts_at.date(), appointment.office_id, "+34612345678", "ca")
+    assert store.claim_for_sending(appointment.id)
+    store.mark_sent(appointment.id, f"m-{appointment.id}", at=at)
+    return at
+
+
+def delivered(store: ReminderStore, appointment: Appointment, at: datetime) -> None:
+    store.apply_provider_status(f"m-{appointment.id}", "delivered", at=at + timedelta(minutes=1))
+
+
+@dataclass
+class History:
+    """What was put into the store, to find it again in the page."""
+    first: date
+    last: date
+    office_appointments: int
+    came_or_not: Appointment
+    listed: List[Appointment] = field(default_factory=list)
+
+
+async def seed(booking, console) -> History:
+    """In oac-centre: 5 reminders attempted, 4 sent, 2 answered (a button
+    confirmation in 30 min, a cancel in writing after 3 h), 1 WhatsApp
+    failure, 1 landline. In oac-can-mas: 1 sent and confirmed."""
+    first, last = sandbox_past_days()
+    listed = [a for day in service_days(first, last) for a in await appointments_on(booking, day)]
+    in_office = [a for a in listed if a.office_id == OFFICE]
+    recorded = [a for a in in_office if a.status in (ATTENDED, NO_SHOW)]
+    came_or_not = recorded[0]
+    confirmed, cancelled, silent, failed, landline = [came_or_not] + [a for a in in_office
+                                                                     if a is not came_or_not][:4]
+    store = ReminderStore(console.settings.db_url)
+
+    at = send(store, confirmed)
+    delivered(store, confirmed, at)
+    store.record_answer(confirmed.id, states.CONFIRMED, "button", at=at + timedelta(minutes=30))
+    at = send(store, cancelled)
+    delivered(store, cancelled, at)
+    store.record_answer(cancelled.id, states.CANCELLED, "text", at=at + timedelta(hours=3))
+    at = send(store, silent)
+    delivered(store, silent, at)
+    at = send(store, failed)
+    store.apply_provider_status(f"m-{failed.id}", "failed", at=at + timedelta(minutes=1), error_code=302,
+                                reason=NO_WHATSAPP)
+    store.record_unsendable(landline.id, landline.starts_at.date(), OFFICE, "+34931234567", "ca", NOT_MOBILE)
+
+    elsewhere = next(a for a in listed if a.office_id == OTHER_OFFICE)
+    at = send(store, elsewhere)
+    delivered(store, elsewhere, at)
+    store.record_answer(elsewhere.id, states.CONFIRMED, "button", at=at + timedelta(minutes=10))
+    return History(first, last, len(in_office), came_or_not, listed)
+
+
+# --- reading the page ------------------------------------------------------------------
+VOID = {"input", "meta", "link", "br", "img", "hr", "source"}
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: Dict[str, Optional[str]]
+    children: list = field(default_factory=list)
+
+    def text(self) -> str:
+        return " ".join("".join(c if isinstance(c, str) else " " + c.text() + " " for c in self.children).split())
+
+    def all(self, tag: str, **attrs) -> List["Node"]:
+        found = []
+        for child in self.children:
+            if isinstance(child, Node):
+                if child.tag == tag and all(child.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items()):
+                    found.append(child)
+                found += child.all(tag, **attrs)
+        return found
+
+    def one(self, tag: str, **attrs) -> "Node":
+        found = self.all(tag, **attrs)
+        assert len(found) == 1, f"{len(found)} <{tag} {attrs}>"
+        return found[0]
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = Node("document", {})
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, dict(attrs))
+        self.stack[-1].children.append(node)
+        if tag not in VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag):
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth].tag == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data):
+        self.stack[-1].children.append(data)
+
+
+def page(html: str) -> Node:
+    builder = _TreeBuilder()
+    builder.feed(html)
+    return builder.root
+
+
+def table_of(document: Node, section_id: str) -> Dict[str, List[str]]:
+    """A section's table: row label -> the other cells' texts."""
+    section = document.one("section", id=section_id)
+    rows = {}
+    for tr in section.one("tbody").all("tr"):
+        cells = [cell.text() for cell in tr.children if isinstance(cell, Node) and cell.tag in ("th", "td")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def chart_of(document: Node, section_id: str) -> dict:
+    return json.loads(document.one("section", id=section_id).one("canvas").attrs["data-chart"])
+
+
+def headlines(document: Node) -> Dict[str, str]:
+    found = {}
+    for figure in document.all("div", data_test="headline"):
+        label, value = figure.all("span")[0].text(), figure.one("strong").text()
+        found[label] = value
+    return found
+
+
+def read_csv(body: bytes) -> List[List[str]]:
+    text = body.decode("utf-8")
+    assert text.startswith("\ufeff"), "a BOM, so that spreadsheets read UTF-8"
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+# --- the page ------------------------------------------------------------------------
+async def test_the_page_shows_the_figures_of_the_range_and_office(booking, console):
+    history = await seed(booking, console)
+    staff = await console.client("staff")
+    status, html = await staff.get("/console/figures", **{"from": history.first.isoformat(),
+                                                          "to": history.last.isoformat(), "office": OFFICE})
+    assert status == 200, html
+    document = page(html)
+    assert 'data-test="booking-down"' not in html
+
+    recorded = [a for a in history.listed if a.office_id == OFFICE and a.status in (ATTENDED, NO_SHOW)]
+    no_shows = sum(a.status == NO_SHOW for a in recorded)
+    assert headlines(document) == {"Reminders sent": "4", "Answer rate": "50.0 %",
+                                   "Cancelled through Recorda": f"{100 / history.office_appointments:.1f} %",
+                                   "Answered within 2 h": "50.0 %",
+                                   "No-show rate": f"{100 * no_shows / len(recorded):.1f} %"}
+
+    answers = table_of(document, "answer-rate")
+    assert answers["Answered (of sent)"] == ["2", "4", "50.0 %", "60 % – 63 %"]
+    assert answers["With a button (of answers)"] == ["1", "2", "50.0 %", "–"]
+    assert answers["In writing (of answers)"] == ["1", "2", "50.0 %", "–"]
+    assert answers["Through the SMS link (of answers)"] == ["0", "2", "0.0 %", "–"]
+    assert answers["Not answered (of sent)"] == ["2", "4", "50.0 %", "–"]
+    # The chart draws the same numbers: the slices add up to the reminders sent.
+    chart = chart_of(document, "answer-rate")
+    assert chart["type"] == "doughnut" and chart["locale"] == "en-GB"
+    assert chart["labels"][0] == "With a button (of answers)"
+    assert chart["datasets"][0]["data"] == [1, 1, 0, 0, 2]
+
+    failures = table_of(document, "failures")
+    assert failures["The number has no WhatsApp account"] == ["1", "5", "20.0 %", "6.07 %"]
+    assert failures["A landline (no WhatsApp)"] == ["1", "5", "20.0 %", "–"]
+    assert failures["Could not be delivered (phone off or old app)"] == ["0", "5", "0.0 %", "6.19 %"]
+    assert failures["Failed (of attempted)"] == ["2", "5", "40.0 %", "–"]
+    failure_chart = chart_of(document, "failures")
+    assert [d["label"] for d in failure_chart["datasets"]] == ["Share", "Reference"]
+    assert failure_chart["datasets"][0]["data"][:2] == [20.0, 20.0]
+
+    cancellations = table_of(document, "cancellations")
+    assert cancellations["Cancelled through Recorda"][:2] == ["1", str(history.office_appointments)]
+    assert cancellations["Appointments in the period"][0] == str(history.office_appointments)
+
+    times = table_of(document, "answer-time")
+    assert times["15-60 min"] == ["1", "2", "50.0 %"] and times["2-4 h"] == ["1", "2", "50.0 %"]
+    assert table_of(document, "send-hour") == {"17:00": ["4", "2", "50.0 %"]}
+
+    # The confirmed reminder's appointment has its attendance in the sandbox.
+    no_show = "1" if history.came_or_not.status == NO_SHOW else "0"
+    assert table_of(document, "no-shows")["Confirmed"][:2] == ["1", no_show]
+
+    cost = table_of(document, "cost")
+    assert cost["Total"][0] == "3", "three reminders delivered in oac-centre"
+
+    # Every section has its CSV link for the same range and office.
+    links = [a.attrs["href"] for a in document.all("a", data_test="csv")]
+    assert len(links) == 7
+    assert all(f"office={OFFICE}" in link and f"from={history.first}" in link for link in links)
+
+
+async def test_by_default_the_last_30_days_of_every_office(booking, console):
+    await seed(booking, console)
+    staff = await console.client("staff")
+    status, html = await staff.get("/console/figures")
+    assert status == 200
+    document = page(html)
+    today = madrid_today()
+    assert document.one("input", name="from").attrs["value"] == (today - timedelta(days=29)).isoformat()
+    assert document.one("input", name="to").attrs["value"] == today.isoformat()
+    assert table_of(document, "answer-rate")["Answered (of sent)"][:3] == ["3", "5", "60.0 %"]
+    assert table_of(document, "failures")["Failed (of attempted)"][:3] == ["2", "6", "33.3 %"]
+    offices = [o.attrs["value"] for o in document.one("select", name="office").all("option")]
+    assert offices[0] == "" and {OFFICE, OTHER_OFFICE} <= set(offices)
+
+
+async def test_labels_and_numbers_in_the_readers_language(booking, console):
+    history = await seed(booking, console)
+    staff = await console.client("staff")
+    await staff.post("/console/language", {"language": "ca", "next": "/console/figures"})
+    status, html = await staff.get("/console/figures", **{"from": history.first.isoformat(),
+                                                          "to": history.last.isoformat(), "office": OFFICE})
+    document = page(html)
+    assert table_of(document, "answer-rate")["Han respost (dels enviats)"] == ["2", "4", "50,0 %", "60 % – 63 %"]
+    assert table_of(document, "failures")["El número no té WhatsApp"] == ["1", "5", "20,0 %", "6,07 %"]
+    chart = chart_of(document, "answer-rate")
+    assert chart["locale"] == "ca-ES" and chart["labels"][-1] == "Sense resposta (dels enviats)"
+
+
+# --- CSV --------------------------------------------------------------------------------
+async def test_a_chart_downloads_as_its_table_in_csv(booking, console):
+    history = await seed(booking, console)
+    staff = await console.client("staff")
+    query = f"from={history.first}&to={history.last}&office={OFFICE}"
+    status, body, headers = await staff.get_raw(f"/console/figures/failures.csv?{query}")
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    assert f"recorda-failures-{history.first}-{history.last}-{OFFICE}.csv" in headers["Content-Disposition"]
+    header, *rows = read_csv(body)
+    assert header == ["Code", "Reason", "Number", "Out of", "Share", "Reference"]
+    by_code = {row[0]: row for row in rows}
+    assert by_code["no_whatsapp_account"] == ["no_whatsapp_account", "The number has no WhatsApp account", "1", "5", "20.0", "6.07"]
+    assert by_code["not_mobile"] == ["not_mobile", "A landline (no WhatsApp)", "1", "5", "20.0", ""]
+    assert by_code["failed"] == ["failed", "Failed (of attempted)", "2", "5", "40.0", ""]
+    assert by_code["number_does_not_exist"][2:5] == ["0", "5", "0.0"]
+
+    status, body, _ = await staff.get_raw(f"/console/figures/answer-rate.csv?{query}")
+    by_code = {row[0]: row for row in read_csv(body)[1:]}
+    assert by_code["answered"][2:] == ["2", "4", "50.0", "60-63"]
+    assert [row[0] for row in read_csv(body)[1:]] == ["answered", "button", "text", "sms", "queued",
+                                                       "not_answered"]
+
+    status, body, _ = await staff.get_raw(f"/console/figures/send-hour.csv?{query}")
+    assert read_csv(body) == [["Code", "Hour of sending", "Sent", "Answered", "Answer rate"],
+                              ["17", "17:00", "4", "2", "50.0"]]
+
+
+async def test_unknown_chart_is_404_and_a_signed_out_csv_is_401(console):
+    staff = await console.client("staff")
+    status, _, _ = await staff.get_raw("/console/figures/pie.csv")
+    assert status == 404
+    status, _, _ = await staff.get_raw("/console/figures/failures.json")
+    assert status == 404
+    anonymous = await console.client()
+    status, body, _ = await anonymous.get_raw("/console/figures/failures.csv")
+    assert status == 401 and b"Reason" not in body
+    status, _, headers = await anonymous.get_raw("/console/figures")
+    assert status == 303 and headers["Location"].startswith("/console/sign-in")
+
+
+async def test_a_bad_range_is_a_400_page_that_says_why(console):
+    staff = await console.client("staff")
+    cases = {
+        (("from", "2026-11-30"), ("to", "2026-11-01")): "The start date is after the end date.",
+        (("from", "2026-13-01"), ("to", "2026-12-01")): "“2026-13-01” is not a date.",
+        (("from", "30/11/2026"),): "“30/11/2026” is not a date.",
+        (("from", "2025-01-01"), ("to", "2026-01-02")): "at most 366 days",
+    }
+    for params, message in cases.items():
+        status, html = await staff.get("/console/figures", **dict(params))
+        assert status == 400, params
+        error = page(html).one("p", data_test="figures-error").text()
+        assert message in error, (params, error)
+        assert 'data-test="figures-section"' not in html
+    status, _, _ = await staff.get_raw("/console/figures/failures.csv?from=2026-11-30&to=2026-11-01")
+    assert status == 400
+    # A whole leap year is allowed.
+    status, _ = await staff.get("/console/figures", **{"from": "2028-01-01", "to": "2028-12-31"})
+    assert status == 200
+
+
+async def test_an_office_the_booking_system_does_not_list_is_a_400(booking, console):
+    staff = await console.client("staff")
+    status, html = await staff.get("/console/figures", office="nowhere")
+    assert status == 400
+    assert "There is no office “nowhere”" in page(html).one("p", data_test="figures-error").text()
+    status, _, _ = await staff.get_raw("/console/figures/cost.csv?office=nowhere")
+    assert status == 400
+
+
+# --- no CDN, no inline script --------------------------------------------------------------
+async def test_the_charts_come_from_the_consoles_own_static_files(console):
+    staff = await console.client("staff")
+    status, body, headers = await staff.get_raw("/console/figures")
+    assert status == 200
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    document = page(body.decode())
+    scripts = document.all("script")
+    sources = [s.attrs.get("src") for s in scripts]
+    assert "/static/vendor/chart.umd.min.js" in sources and "/static/console-figures.js" in sources
+    assert all(src and src.startswith("/static/") for src in sources), "no inline or external script"
+    for element in scripts + document.all("link"):
+        assert "http" not in (element.attrs.get("src") or "") + (element.attrs.get("href") or "")
+
+    status, chart_js, headers = await staff.get_raw("/static/vendor/chart.umd.min.js")
+    assert status == 200 and b"Chart.js v4.6.1" in chart_js[:200]
+    status, licence, _ = await staff.get_raw("/static/vendor/chart.js.LICENSE.md")
+    assert status == 200 and b"MIT License" in licence
+    status, script, _ = await staff.get_raw("/static/console-figures.js")
+    assert status == 200 and b"data-chart" in script and b"http" not in script
+
+
+# --- the booking system down -----------------------------------------------------------------
+async def test_with_the_booking_system_down_the_store_figures_remain(booking, console, outage):
+    history = await seed(booking, console)
+    outage.set_outage(True)
+    staff = await console.client("staff")
+    status, html = await staff.get("/console/figures", **{"from": history.first.isoformat(),
+                                                          "to": history.last.isoformat(), "office": OFFICE})
+    assert status == 200, html
+    document = page(html)
+    assert "The booking system is not answering right now" in document.one("p", data_test="booking-down").text()
+    assert table_of(document, "answer-rate")["Answered (of sent)"][:3] == ["2", "4", "50.0 %"]
+    assert table_of(document, "failures")["Failed (of attempted)"][:3] == ["2", "5", "40.0 %"]
+    # Cancellations through Recorda are counted; their share of appointments cannot be.
+    assert table_of(document, "cancellations")["Cancelled through Recorda"][:3] == ["1", "–", "–"]
+    no_shows = document.one("section", id="no-shows")
+    assert "needs the appointments from the booking system" in no_shows.text()
+    assert not no_shows.all("canvas")
+    assert headlines(document)["No-show rate"] == "–"
+
+    status, body, _ = await staff.get_raw(f"/console/figures/failures.csv?from={history.first}"
+                                          f"&to={history.last}&office={OFFICE}")
+    assert status == 200 and ["failed", "Failed (of attempted)", "2", "5", "40.0", ""] in read_csv(body)
+
+
+# --- every word of every table exists in the three languages ------------------------------
+def test_every_table_row_column_and_title_has_its_words():
+    from bot.console.figure_tables import figure_tables, headlines as headline_figures
+    from bot.reminders.provider_status import REASON_LABELS
+    from bot.reports.compute import compute_figures
+    from bot.reports.figure_types import Period
+    from bot.apps.web.console.texts import Translator
+    from bot.foundation.languages import LANGUAGES
+
+    figures = compute_figures([], [], Period(date(2026, 11, 2), date(2026, 11, 3)))
+    keys = {f"figures_head_{h.key}" for h in headline_figures(figures)}
+    keys |= {f"reason_{reason}" for reason in REASON_LABELS}
+    for table in figure_tables(figures):
+        name = table.name.replace("-", "_")
+        keys |= {f"figures_{name}_title", f"figures_{name}_help", table.row_heading}
+        keys |= {f"figures_col_{column.key}" for column in table.columns}
+        keys |= {row.text_key for row in table.rows if row.text_key and not row.text_key.startswith("reason_")}
+        keys |= {note.key for note in table.notes}
+    for language in LANGUAGES:
+        t = Translator(language)
+        assert [key for key in sorted(keys) if t(key) == key] == [], language

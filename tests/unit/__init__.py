@@ -1,0 +1,1 @@
+"""Fast tests: in this process, no subprocess, no server, no trained model."""
