@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
-.PHONY: run test test-unit test-clock venv train validate clean bench remind nlu-check
+.PHONY: run test test-unit test-clock lint venv train validate clean bench remind nlu-check
 
 ## make run: install, train if needed, start every service with sandbox defaults
 run: venv models/.current
@@ -23,6 +23,12 @@ test: venv models/.current validate
 ## model); tests/integration and tests/e2e run with `pytest tests/<kind>`
 test-unit: venv
 	$(BIN)/python -m pytest -q tests/unit
+
+## make lint: ruff (style, import order) on everything, mypy on the core
+## (pyproject.toml says what each checks)
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## make test-clock: the suites that depend on the date or the hour, run with
 ## the clock at five local times (scripts/test-at-times); not part of `make test`

@@ -23,14 +23,20 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import questions, trust
-from actions.context import (Services, conversation_language, is_tap, is_verified,
-                             owned_appointment, requested_appointment_id, sender_phone,
-                             upcoming_for_sender)
+from actions.context import (
+    Services,
+    conversation_language,
+    is_tap,
+    is_verified,
+    owned_appointment,
+    requested_appointment_id,
+    sender_phone,
+    upcoming_for_sender,
+)
 from actions.speech import render, say
+from bot.booking import CANCELLED, CONFIRMED, Appointment, BookingError, BookingRefused, BookingUnavailable
 from bot.foundation import clock
 from bot.foundation.aio import in_thread
-from bot.booking import (CANCELLED, CONFIRMED, Appointment, BookingError, BookingRefused,
-                         BookingUnavailable)
 from bot.foundation.languages import format_short_date, format_when
 from bot.foundation.phone import mask
 from bot.messaging import payloads

@@ -5,7 +5,7 @@ language, and the ownership rule."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, List, Optional
+from typing import List, Optional
 
 from rasa_sdk import Tracker
 
@@ -14,9 +14,9 @@ from actions import trust
 from bot.booking import Appointment, AppointmentNotFound, BookingError, BookingSystem
 from bot.booking.outbox import BookingOutbox
 from bot.booking.rest import booking_system_from_settings
-from bot.foundation.settings import Settings
 from bot.foundation.languages import normalise_language
 from bot.foundation.phone import mask, to_e164
+from bot.foundation.settings import Settings
 from bot.reminders.store import ReminderStore
 
 log = logging.getLogger(__name__)

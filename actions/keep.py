@@ -15,7 +15,6 @@ from actions.speech import say
 from bot.booking import CANCELLED, BookingUnavailable
 
 
-
 async def say_kept(dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any],
                    lang: str, appointment_id: str) -> List[Dict[Text, Any]]:
     try:

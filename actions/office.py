@@ -10,9 +10,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+import bot.foundation.clock
 from actions.context import Services, conversation_language, owned_appointment, upcoming_for_sender
 from actions.speech import render, say
-import bot.foundation.clock
 from bot.booking import Appointment, BookingError, Office
 from bot.foundation.languages import format_time_only, format_when
 from bot.offices.hours import status_at

@@ -15,8 +15,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import questions
-from actions.appointment import (cancel_question_buttons, confirm_or_cancel, keep_or_cancel_buttons,
-                                 refuse_unverified, when)
+from actions.appointment import (
+    cancel_question_buttons,
+    confirm_or_cancel,
+    keep_or_cancel_buttons,
+    refuse_unverified,
+    when,
+)
 from actions.context import conversation_language, owned_appointment
 from actions.keep import say_kept
 from actions.speech import say

@@ -19,8 +19,8 @@ from typing import Any, Dict, List, Optional
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.foundation.settings import PROJECT_ROOT
 from bot.foundation.languages import fill_placeholders
+from bot.foundation.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 

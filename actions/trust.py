@@ -14,8 +14,8 @@ from typing import Any, Dict, Optional
 
 from rasa_sdk import Tracker
 
-from bot.messaging.seal import METADATA_KEY, is_sealed
 from bot.foundation.phone import mask
+from bot.messaging.seal import METADATA_KEY, is_sealed
 
 log = logging.getLogger(__name__)
 

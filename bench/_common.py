@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Awaitable, Callable, Dict, Iterator, Optional, Sequence
 
+from bot.dev.stack import Stack
 from bot.foundation import settings
 from bot.foundation.settings import PROJECT_ROOT, Settings
-from bot.dev.stack import Stack
 
 log = logging.getLogger("bench")
 

@@ -34,15 +34,15 @@ from typing import Dict, List, Optional, Tuple
 import aiohttp
 
 import bot.foundation.clock
-from bench._common import (bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark,
-                           settings_for, summary_ms)
+from bench._common import bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark, settings_for, summary_ms
 from bot.booking.rest import booking_system_from_settings
-from bot.messaging import payloads
 from bot.dev.stack import SANDBOX_CHANNEL_ID, SANDBOX_SIGNING_KEY
+from bot.messaging import payloads
+from bot.offices.service_days import next_service_day
 from bot.reminders.job import run_job
 from bot.reminders.store import ReminderStore
-from bot.offices.service_days import next_service_day
-from connectors.messagebird_signature import HEADER as SIGNATURE_HEADER, sign_webhook
+from connectors.messagebird_signature import HEADER as SIGNATURE_HEADER
+from connectors.messagebird_signature import sign_webhook
 
 log = logging.getLogger("bench.button_latency")
 

@@ -60,8 +60,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bench._common import machine, run_benchmark
-from bench.console_timing import (TARGET_P95_MS, Client, choose_examples, pages_to_time, peak_rss_mb, rss_mb,
-                                  time_page)
+from bench.console_timing import TARGET_P95_MS, Client, choose_examples, pages_to_time, peak_rss_mb, rss_mb, time_page
 from bench.console_town import REVIEWER, generate
 from bot.dev import processes
 
@@ -86,12 +85,12 @@ def booking_service(db_path: Path, log_path: Path, timeout: float = 30.0) -> Ite
 
 
 async def measure(args: argparse.Namespace, workdir: Path, data: dict) -> dict:
+    from bot.apps.web.app import create_app
     from bot.booking.rest import RestBookingSystem
-    from bot.foundation.settings import Settings
     from bot.console.accounts import Accounts
     from bot.console.conversation_keys import ConversationKeys
     from bot.dev.sandbox.booking_seed import MADRID, OFFICES
-    from bot.apps.web.app import create_app
+    from bot.foundation.settings import Settings
 
     office, number, sender = choose_examples(workdir, data["last_day"], MADRID)
     with booking_service(workdir / "booking.db", workdir / "booking.log") as booking_url:

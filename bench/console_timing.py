@@ -121,8 +121,9 @@ def pages_to_time(data: dict, office_id: str, number: str, key: str) -> List[Pag
 def choose_examples(workdir: Path, last_day: str, tz) -> Tuple[str, str, str]:
     """The busiest office of the last day, and a citizen who wrote in the
     last week and has two reminders (number as staff type it, sender)."""
-    from bot.reminders.store import reminders
     from sqlalchemy import create_engine, func, select
+
+    from bot.reminders.store import reminders
     engine = create_engine(f"sqlite:///{workdir / 'recorda.db'}", future=True)
     with engine.connect() as conn:
         office = conn.execute(select(reminders.c.office_id).where(

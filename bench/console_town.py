@@ -61,11 +61,11 @@ class TownWriter:
         from sqlalchemy import delete
 
         from bot.console.nlu_review_table import SCHEMA as REVIEWS_SCHEMA
-        from bot.foundation.db import engine_with_tables, get_engine
-        from bot.reminders.store import SCHEMA as REMINDERS_SCHEMA
         from bot.dev.sandbox import booking_seed
         from bot.dev.sandbox.citizen_behaviour import Profile
+        from bot.foundation.db import engine_with_tables, get_engine
         from bot.messaging.templates import REMINDER_TEMPLATE, find_template, load_templates
+        from bot.reminders.store import SCHEMA as REMINDERS_SCHEMA
 
         self.workdir, self.today = workdir, today
         self.rng = random.Random(seed)
@@ -115,12 +115,18 @@ class TownWriter:
     # ---- one day
     def write_day(self, day: date, count: int, is_last: bool) -> None:
         from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
+        from bot.dev.sandbox import booking_seed
+        from bot.dev.sandbox.past_reminders import (
+            MADRID,
+            OUTCOME_FAILED,
+            answer_deadline,
+            plan_past_reminder,
+            reminder_sent_at,
+            shows_up,
+        )
         from bot.offices.settings import for_office
         from bot.reminders import states
         from bot.reminders.store import reminder_events, reminders
-        from bot.dev.sandbox import booking_seed
-        from bot.dev.sandbox.past_reminders import (MADRID, OUTCOME_FAILED, answer_deadline, plan_past_reminder,
-                                                reminder_sent_at, shows_up)
 
         appointment_rows, reminder_rows, event_rows, tracker_rows = [], [], [], []
         slots = {o["id"]: booking_seed.office_slots(o, day) for o in self.offices}

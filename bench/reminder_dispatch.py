@@ -26,12 +26,11 @@ from typing import Dict, Optional
 import aiohttp
 
 import bot.foundation.clock
-from bench._common import (bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark,
-                           settings_for)
+from bench._common import bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark, settings_for
 from bot.booking.rest import booking_system_from_settings
+from bot.offices.service_days import next_service_day
 from bot.reminders.job import run_job
 from bot.reminders.store import ReminderStore
-from bot.offices.service_days import next_service_day
 
 log = logging.getLogger("bench.reminder_dispatch")
 

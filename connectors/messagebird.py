@@ -10,28 +10,25 @@ records delivery statuses, and never blocks the event loop.
 """
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import logging
 import os
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
 
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-
-from bot.messaging import seal as channel_seal
 from bot import patches
 from bot.foundation.aio import in_thread
-from bot.foundation.settings import Settings
 from bot.foundation.phone import mask
+from bot.foundation.settings import Settings
+from bot.messaging import seal as channel_seal
+from bot.messaging.webhook_receipts import WebhookReceipts
 from bot.reminders.provider_status import reason_for_error
 from bot.reminders.store import ReminderStore
-from bot.messaging.webhook_receipts import WebhookReceipts
 from connectors import messagebird_content as content
 from connectors import messagebird_webhook
 from connectors.messagebird_client import MessageBirdClient, MessageBirdError

@@ -155,7 +155,7 @@ def _inbound(sender: str, message: webhook.Message) -> InboundMessage:
     kind, message_id = message.type, message.id
     if kind is None:
         raise MalformedWebhook("message without type")
-    content = message.content or {}
+    content: Dict[str, Any] = message.content or {}
     meta = {"provider_message_id": message_id, "reply_to": message.reply_to.id if message.reply_to else None}
     if kind == "text":
         text = webhook.parse(webhook.TextContent, content, "message.content").text

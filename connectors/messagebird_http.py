@@ -15,8 +15,8 @@ from typing import Any, Dict, Optional
 
 import aiohttp
 
-from bot.messaging.sms import RETRYABLE_STATUSES, ProviderError
 from bot.foundation.phone import mask
+from bot.messaging.sms import RETRYABLE_STATUSES, ProviderError
 
 log = logging.getLogger(__name__)
 

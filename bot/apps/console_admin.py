@@ -21,9 +21,9 @@ import logging
 import sys
 from typing import Optional
 
-from bot.foundation.settings import Settings
-from bot.foundation.languages import LANGUAGES
 from bot.console.accounts import ADMIN, ROLES, AccountError, Accounts
+from bot.foundation.languages import LANGUAGES
+from bot.foundation.settings import Settings
 
 
 def _read_password(from_stdin: bool) -> str:

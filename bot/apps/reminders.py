@@ -22,14 +22,14 @@ from rich.table import Table
 import bot.foundation.clock
 from bot.booking import BookingError
 from bot.booking.rest import booking_system_from_settings
-from bot.foundation.settings import Settings
 from bot.foundation.languages import format_when
 from bot.foundation.phone import mask, to_e164
+from bot.foundation.settings import Settings
+from bot.offices.service_days import next_service_day
 from bot.reminders.follow_up import CATEGORY_LABELS, FollowUpItem, follow_up_list
+from bot.reminders.job import JobSummary, run_job
 from bot.reminders.provider_status import reason_label
 from bot.reminders.store import ReminderStore
-from bot.reminders.job import JobSummary, run_job
-from bot.offices.service_days import next_service_day
 
 console = Console()
 

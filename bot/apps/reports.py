@@ -27,10 +27,19 @@ from bot.foundation.settings import Settings
 from bot.reminders.provider_status import reason_label
 from bot.reminders.store import ReminderStore
 from bot.reports.compute import compute_figures
-from bot.reports.figure_types import (OUTCOME_CONFIRMED, OUTCOME_FAILED, OUTCOME_NO_ANSWER, OUTCOME_NO_REMINDER,
-                                      REFERENCE, Figures, Period, Share, share)
-from bot.reports.whatsapp_cost import Pricing
+from bot.reports.figure_types import (
+    OUTCOME_CONFIRMED,
+    OUTCOME_FAILED,
+    OUTCOME_NO_ANSWER,
+    OUTCOME_NO_REMINDER,
+    REFERENCE,
+    Figures,
+    Period,
+    Share,
+    share,
+)
 from bot.reports.load import load_appointments, load_histories, offices_to_report, service_days
+from bot.reports.whatsapp_cost import Pricing
 
 console = Console()
 errors = Console(stderr=True)  # keeps --json and --csv output clean

@@ -25,9 +25,9 @@ import bot.foundation.clock
 from bot.booking import BookingSystem
 from bot.booking.outbox import DONE, BookingOutbox, Operation, OutboxWorker
 from bot.booking.rest import booking_system_from_settings
-from bot.foundation.settings import Settings
 from bot.console.retention import purge
 from bot.foundation.aio import in_thread
+from bot.foundation.settings import Settings
 from bot.messaging.rasa_client import trigger_intent
 from bot.reminders.sms_fallback import SmsFallback, SmsOutcomeNotifier, is_sms_sender
 from bot.reminders.store import ReminderStore

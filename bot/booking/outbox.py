@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Awaitable, Callable, List, Optional
 
-from sqlalchemy import MetaData, Column, DateTime, Integer, String, Table, Text, and_, insert, select, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, and_, insert, select, update
 
-from bot.booking import BookingRefused, BookingSystem, BookingUnavailable, AppointmentNotFound
+from bot.booking import AppointmentNotFound, BookingRefused, BookingSystem, BookingUnavailable
 from bot.foundation.clock import utc_now as _now
 from bot.foundation.db import engine_with_tables
 

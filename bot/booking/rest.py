@@ -11,8 +11,14 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.booking import (
-    Appointment, AppointmentNotFound, BookingError, BookingRefused, BookingSystem,
-    BookingUnavailable, Office, Procedure,
+    Appointment,
+    AppointmentNotFound,
+    BookingError,
+    BookingRefused,
+    BookingSystem,
+    BookingUnavailable,
+    Office,
+    Procedure,
 )
 
 logger = logging.getLogger(__name__)

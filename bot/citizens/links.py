@@ -27,10 +27,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
 import jwt
-from sqlalchemy import Column, DateTime, String, Table, delete, insert, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
-
-from sqlalchemy import MetaData
 
 from bot.foundation.clock import utc_now
 from bot.foundation.db import engine_with_tables

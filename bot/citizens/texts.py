@@ -16,9 +16,8 @@ from typing import Any, Dict, List, Tuple
 
 import yaml
 
-from bot.foundation.languages import LANGUAGES
+from bot.foundation.languages import LANGUAGES, fill_placeholders, normalise_language
 from bot.foundation.settings import PROJECT_ROOT
-from bot.foundation.languages import fill_placeholders, normalise_language
 
 TEXTS_FILE = PROJECT_ROOT / "texts" / "sms_fallback.yml"
 FALLBACK_LANGUAGE = "ca"

@@ -16,8 +16,8 @@ import time
 from typing import Any, Dict, Set, Tuple
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 _engines: Dict[str, Engine] = {}

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
 
-
 # The languages Recorda speaks, its one list: the NLU data, the texts, the
 # console and the booking sandbox follow it. The first is the default.
 LANGUAGES = ("ca", "es", "en")

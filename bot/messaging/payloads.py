@@ -81,7 +81,7 @@ def safe_payload(candidate: Optional[str]) -> Optional[str]:
     """A button id that is a payload Recorda sent, else None: Recorda's own
     intents never come from a citizen's tap."""
     parsed = parse(candidate)
-    if parsed is None or parsed.intent.startswith(RECORDA_PREFIX):
+    if candidate is None or parsed is None or parsed.intent.startswith(RECORDA_PREFIX):
         return None
     return candidate.strip()
 

@@ -2,7 +2,7 @@
 delivered twice (providers deliver at least once) has the effect of one."""
 from __future__ import annotations
 
-from sqlalchemy import MetaData, Column, DateTime, String, Table, delete, insert
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 import bot.foundation.clock

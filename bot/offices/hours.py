@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Iterable, List, Optional, Tuple
 
-from bot.booking import OpeningHours, Office
+from bot.booking import Office, OpeningHours
 
 
 def _t(value: str) -> time:

@@ -19,9 +19,9 @@ from typing import Awaitable, Callable, Iterable, List, Optional
 import aiohttp
 
 from bot.booking import Appointment, BookingSystem
-from bot.foundation.settings import Settings
 from bot.foundation.aio import in_thread
 from bot.foundation.phone import check_for_whatsapp
+from bot.foundation.settings import Settings
 from bot.messaging.rasa_client import RasaUnavailable, trigger_intent
 from bot.reminders import states
 from bot.reminders.store import ReminderStore

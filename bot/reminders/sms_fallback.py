@@ -28,26 +28,40 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, List, Optional
 
-from sqlalchemy import (MetaData, Column, DateTime, Integer, String, Table, and_, exists, insert, not_,
-                        or_, select, true, update)
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    exists,
+    insert,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
-from bot.booking import (AppointmentNotFound, Appointment, BookingError, BookingSystem,
-                         BookingUnavailable, Office)
+from bot.booking import Appointment, AppointmentNotFound, BookingError, BookingSystem, BookingUnavailable, Office
 from bot.booking.outbox import DONE, Operation
 from bot.citizens.links import CitizenLinks
 from bot.citizens.texts import text, variants
 from bot.foundation.aio import in_thread
-from bot.foundation.clock import stored_utc as _aware, utc_now as _now
+from bot.foundation.clock import stored_utc as _aware
+from bot.foundation.clock import utc_now as _now
 from bot.foundation.db import engine_with_tables
 from bot.foundation.languages import format_when, normalise_language
-from bot.offices.settings import configured_offices, for_office
 from bot.foundation.phone import mask, to_e164
+from bot.messaging.sms import ProviderError, SmsSender
+from bot.messaging.sms_text import sms_parts, to_gsm7
+from bot.offices.settings import configured_offices, for_office
 from bot.reminders import states
 from bot.reminders.provider_status import NO_WHATSAPP, NOT_DELIVERED
 from bot.reminders.store import Reminder, ReminderStore, reminders
-from bot.messaging.sms import ProviderError, SmsSender
-from bot.messaging.sms_text import sms_parts, to_gsm7
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,26 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from sqlalchemy import (MetaData, Boolean, Column, Date, DateTime, ForeignKey, Integer, String,
-                        Table, Text, delete, insert, select, update)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
-from bot.foundation.clock import stored_utc as _aware, utc_now as _now
+from bot.foundation.clock import stored_utc as _aware
+from bot.foundation.clock import utc_now as _now
 from bot.foundation.db import engine_with_tables
 from bot.offices.settings import for_office
 from bot.reminders import states

@@ -13,11 +13,11 @@ import sys
 import pytest
 
 import bot.foundation.clock
-from bot.foundation.settings import PROJECT_ROOT
-from bot.dev.stack import Stack
-from bot.reminders.store import ReminderStore
 from bot.dev.sandbox.booking_seed import MADRID
+from bot.dev.stack import Stack
+from bot.foundation.settings import PROJECT_ROOT
 from bot.offices.service_days import next_service_day
+from bot.reminders.store import ReminderStore
 from tests.support.browser import screenshot
 from tests.support.http_helpers import wait_for
 from tests.support.phone_helpers import appointment_id_of, citizen, reminder_of, reply, thread
@@ -93,7 +93,7 @@ def town(tmp_path_factory):
         for text in UNSURE_MESSAGES:
             before = len(thread(stack, pere))
             reply(stack, pere, text=text)
-            wait_for(lambda: len(thread(stack, pere)) >= before + 2)  # the message and an answer
+            wait_for(lambda before=before: len(thread(stack, pere)) >= before + 2)  # the message and an answer
         wait_for(lambda: town.store.get(town.cancelled).state == "cancelled")
         wait_for(lambda: town.store.get(town.confirmed).state == "confirmed")
         yield town

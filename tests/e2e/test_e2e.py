@@ -12,15 +12,14 @@ import urllib.request
 import pytest
 
 import bot.foundation.clock
-from bot.foundation.settings import PROJECT_ROOT
-from bot.dev.stack import Stack
-from bot.foundation.phone import to_e164
-from bot.reminders.store import ReminderStore
 from bot.dev.sandbox.booking_seed import MADRID
 from bot.dev.sandbox.citizens import CITIZENS
+from bot.dev.stack import Stack
+from bot.foundation.phone import to_e164
+from bot.foundation.settings import PROJECT_ROOT
 from bot.offices.service_days import next_service_day
+from bot.reminders.store import ReminderStore
 from connectors.messagebird_signature import HEADER, sign_webhook
-
 from tests.support.http_helpers import call, wait_for
 from tests.support.phone_helpers import appointment_id_of, citizen, reminder_of, reply, thread
 

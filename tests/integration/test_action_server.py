@@ -13,15 +13,14 @@ from typing import Tuple
 
 import pytest
 
+import bot.foundation.clock
 from bot.booking import Appointment
 from bot.dev import processes
-from bot.dev.processes import ChildProcess
+from bot.dev.processes import ChildProcess, free_port
+from bot.dev.sandbox.booking_seed import MADRID, OFFICES
 from bot.foundation.phone import check_for_whatsapp
-from bot.dev.sandbox.booking_seed import OFFICES
 from bot.offices.service_days import next_service_day
-import bot.foundation.clock
-from bot.dev.sandbox.booking_seed import MADRID
-from tests.support import ROOT, free_port
+from tests.support import ROOT
 from tests.support.http_helpers import call
 
 TOKEN = "a-test-action-token-of-32-chars!"

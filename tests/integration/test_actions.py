@@ -25,6 +25,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+import bot.foundation.clock
 from actions.appointment import (
     ActionAppointmentDetails,
     ActionCancelAppointment,
@@ -33,8 +34,6 @@ from actions.appointment import (
 from actions.booking_update import ActionBookingUpdateResult
 from actions.context import Services
 from actions.keep import ActionKeepAppointment
-from actions.session import ActionSessionStart
-from actions.short_answer import ActionShortAnswer
 from actions.media import ActionMediaMessage
 from actions.office import (
     ActionRequestHuman,
@@ -43,8 +42,8 @@ from actions.office import (
     ActionTellOpeningHours,
 )
 from actions.reminder import ActionSendReminder
-import bot.foundation.clock
-from bot.messaging import seal as channel_seal
+from actions.session import ActionSessionStart
+from actions.short_answer import ActionShortAnswer
 from bot.booking import BOOKED, CANCELLED, CONFIRMED, Appointment
 from bot.booking.outbox import (
     DONE,
@@ -54,10 +53,6 @@ from bot.booking.outbox import (
     backoff_seconds,
 )
 from bot.booking.rest import RestBookingSystem
-from bot.foundation.languages import format_short_date, format_when
-from bot.foundation.phone import check_for_whatsapp
-from bot.reminders import states
-from bot.reminders.store import ReminderStore
 from bot.dev.sandbox.booking_seed import (
     MADRID,
     OFFICES,
@@ -67,9 +62,14 @@ from bot.dev.sandbox.booking_seed import (
     next_service_day,
     service_days_after,
 )
-from bot.foundation.languages import LANGUAGES
+from bot.foundation.languages import LANGUAGES, format_short_date, format_when
+from bot.foundation.phone import check_for_whatsapp
+from bot.messaging import seal as channel_seal
+from bot.reminders import states
+from bot.reminders.store import ReminderStore
 from tests.support import ROOT
 from tests.support.booking_sandbox import SandboxBooking, madrid_today
+
 # Each test that changes an appointment takes a citizen of its own.
 BOOKING_EXTRA_CITIZENS = 60
 TODAY = madrid_today()

@@ -9,15 +9,23 @@ import pytest
 
 import bot.foundation.clock
 from bot.booking import (
-    ACTIVE_STATUSES, ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW, AppointmentNotFound,
-    BookingError, BookingRefused, BookingUnavailable,
+    ACTIVE_STATUSES,
+    ATTENDED,
+    BOOKED,
+    CANCELLED,
+    CONFIRMED,
+    NO_SHOW,
+    AppointmentNotFound,
+    BookingError,
+    BookingRefused,
+    BookingUnavailable,
 )
 from bot.booking.rest import RestBookingSystem, booking_system_from_settings
-from bot.foundation.settings import Settings
+from bot.dev.processes import free_port
 from bot.dev.sandbox.booking_seed import MADRID
-from bot.offices.service_days import next_service_day, previous_service_day, service_days_after
 from bot.dev.sandbox.citizens import CITIZENS
-from tests.support import free_port
+from bot.foundation.settings import Settings
+from bot.offices.service_days import next_service_day, previous_service_day, service_days_after
 from tests.support.booking_sandbox import appointment_of, appointments_on, madrid_today
 
 TODAY = madrid_today()

@@ -15,13 +15,18 @@ import yaml
 from sqlalchemy import create_engine, func, select
 
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
-from bot.foundation.phone import check_for_whatsapp
 from bot.dev.sandbox.booking_seed import (
-    OFFICES, appointments, build_appointments, next_service_day, office_slots,
-    previous_service_day, seed,
+    OFFICES,
+    appointments,
+    build_appointments,
+    next_service_day,
+    office_slots,
+    previous_service_day,
+    seed,
 )
 from bot.dev.sandbox.booking_service import create_app
 from bot.dev.sandbox.citizens import CITIZENS
+from bot.foundation.phone import check_for_whatsapp
 from tests.support import ROOT
 from tests.support.booking_sandbox import madrid_today
 

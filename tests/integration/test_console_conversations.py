@@ -405,7 +405,8 @@ async def test_the_transcript_shows_messages_answers_and_the_reminder_timeline(c
 async def test_a_late_read_receipt_and_a_flag_show_in_the_transcript(console):
     fill(console)
     staff = await console.client("staff")
-    status, html = await staff.get(f"/console/conversations/{ConversationKeys(console.settings.link_secret).key(BRUNO)}")
+    key = ConversationKeys(console.settings.link_secret).key(BRUNO)
+    status, html = await staff.get(f"/console/conversations/{key}")
     page = text_of(html)
     assert "This citizen asked to talk to a person" in page
     assert "Flagged for staff" in page and "action_request_human" in page
@@ -417,7 +418,8 @@ async def test_a_late_read_receipt_and_a_flag_show_in_the_transcript(console):
 async def test_low_confidence_messages_get_a_badge(console):
     fill(console)
     staff = await console.client("staff")
-    status, html = await staff.get(f"/console/conversations/{ConversationKeys(console.settings.link_secret).key(CARLA)}")
+    key = ConversationKeys(console.settings.link_secret).key(CARLA)
+    status, html = await staff.get(f"/console/conversations/{key}")
     messages = [text_of(m) for m in html.split('data-test="citizen-message"')[1:]]
     assert len(messages) == 2
     assert "asdf qwer" in messages[0] and "Not understood" in messages[0] and "low confidence" in messages[0]

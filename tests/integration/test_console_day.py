@@ -16,11 +16,11 @@ from typing import Dict, List, Tuple
 
 import bot.foundation.clock
 from bot.booking import Appointment
+from bot.dev.sandbox.booking_seed import MADRID
 from bot.foundation.phone import check_for_whatsapp, mask, to_e164
+from bot.offices.service_days import next_service_day, previous_service_day
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
-from bot.dev.sandbox.booking_seed import MADRID
-from bot.offices.service_days import next_service_day, previous_service_day
 from tests.support.booking_sandbox import madrid_today
 
 

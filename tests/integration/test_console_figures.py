@@ -15,12 +15,12 @@ from html.parser import HTMLParser
 from typing import Dict, List, Optional
 
 from bot.booking import ATTENDED, NO_SHOW, Appointment
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.offices.service_days import previous_service_day
 from bot.reminders import states
 from bot.reminders.provider_status import NO_WHATSAPP, NOT_MOBILE
 from bot.reminders.store import ReminderStore
 from bot.reports.load import service_days
-from bot.dev.sandbox.booking_seed import MADRID
-from bot.offices.service_days import previous_service_day
 from tests.support.booking_sandbox import appointments_on, madrid_today
 
 OFFICE, OTHER_OFFICE = "oac-centre", "oac-can-mas"
@@ -275,7 +275,8 @@ async def test_a_chart_downloads_as_its_table_in_csv(booking, console):
     header, *rows = read_csv(body)
     assert header == ["Code", "Reason", "Number", "Out of", "Share", "Reference"]
     by_code = {row[0]: row for row in rows}
-    assert by_code["no_whatsapp_account"] == ["no_whatsapp_account", "The number has no WhatsApp account", "1", "5", "20.0", "6.07"]
+    assert by_code["no_whatsapp_account"] == ["no_whatsapp_account", "The number has no WhatsApp account",
+                                              "1", "5", "20.0", "6.07"]
     assert by_code["not_mobile"] == ["not_mobile", "A landline (no WhatsApp)", "1", "5", "20.0", ""]
     assert by_code["failed"] == ["failed", "Failed (of attempted)", "2", "5", "40.0", ""]
     assert by_code["number_does_not_exist"][2:5] == ["0", "5", "0.0"]
@@ -382,12 +383,13 @@ async def test_with_the_booking_system_down_the_store_figures_remain(booking, co
 
 # --- every word of every table exists in the three languages ------------------------------
 def test_every_table_row_column_and_title_has_its_words():
-    from bot.console.figure_tables import figure_tables, headlines as headline_figures
+    from bot.apps.web.console.texts import Translator
+    from bot.console.figure_tables import figure_tables
+    from bot.console.figure_tables import headlines as headline_figures
+    from bot.foundation.languages import LANGUAGES
     from bot.reminders.provider_status import REASON_LABELS
     from bot.reports.compute import compute_figures
     from bot.reports.figure_types import Period
-    from bot.apps.web.console.texts import Translator
-    from bot.foundation.languages import LANGUAGES
 
     figures = compute_figures([], [], Period(date(2026, 11, 2), date(2026, 11, 3)))
     keys = {f"figures_head_{h.key}" for h in headline_figures(figures)}

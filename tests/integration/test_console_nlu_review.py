@@ -12,13 +12,13 @@ from typing import Dict, List, Tuple
 import yaml
 
 import bot.foundation.clock
-from bot.foundation.settings import PROJECT_ROOT
 from bot.console.nlu_project import ProjectNlu
 from bot.console.nlu_review_table import reviews_table
 from bot.console.nlu_review_texts import loose_key
 from bot.foundation.db import get_engine
-from bot.nlu.training_files import load_holdout
 from bot.foundation.phone import mask
+from bot.foundation.settings import PROJECT_ROOT
+from bot.nlu.training_files import load_holdout
 from tests.support.nlu_text import normalised
 
 ANA = "+34612345678"

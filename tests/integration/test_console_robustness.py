@@ -20,10 +20,10 @@ import bot.foundation.clock
 from bot.booking import BookingSystem, BookingUnavailable
 from bot.console.query_values import MAX_PAGE, page_number, row_id
 from bot.console.tracker import _metadata
-from bot.reminders import states
-from bot.reminders.store import ReminderStore
 from bot.dev.sandbox.booking_seed import MADRID
 from bot.offices.service_days import next_service_day
+from bot.reminders import states
+from bot.reminders.store import ReminderStore
 from tests.support.town_booking import TownBooking
 
 ANNA = "+34612345678"

@@ -19,9 +19,9 @@ import pytest
 
 import bot.foundation.clock
 from bot.console.accounts import ADMIN, EDITOR, STAFF, role_at_least
+from bot.dev.sandbox.booking_seed import MADRID
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
-from bot.dev.sandbox.booking_seed import MADRID
 from tests.support.console import PASSWORD
 from tests.support.town_booking import ANNA_AS_TYPED, DAY, FORMULA_NAME, NASTY_NAME, OFFICE, TownBooking
 

@@ -8,9 +8,9 @@ from datetime import date
 
 from babel.dates import format_datetime
 
+from bot.dev.sandbox.booking_seed import MADRID
 from bot.foundation.phone import mask
 from bot.reminders.store import ReminderStore
-from bot.dev.sandbox.booking_seed import MADRID
 
 NEW_PASSWORD = "correct horse battery"
 

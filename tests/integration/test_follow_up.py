@@ -10,11 +10,11 @@ import sys
 from datetime import timedelta, timezone
 
 import bot.foundation.clock
-from bot.foundation.settings import PROJECT_ROOT
 from bot.foundation.phone import check_for_whatsapp
+from bot.foundation.settings import PROJECT_ROOT
+from bot.offices.service_days import next_service_day
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
-from bot.offices.service_days import next_service_day
 from tests.support.booking_sandbox import madrid_today
 
 
@@ -38,7 +38,8 @@ async def test_follow_up_lists_failed_and_unanswered_reminders(booking_service, 
     for a in (failed, expired_unread, expired_read, confirmed, still_open):
         store.schedule(a.id, day, a.office_id, check_for_whatsapp(a.phone).e164, a.language)
         store.claim_for_sending(a.id)
-        store.mark_sent(a.id, f"m-{a.id}", at=sent_at if a is not still_open else bot.foundation.clock.now(timezone.utc))
+        at = sent_at if a is not still_open else bot.foundation.clock.now(timezone.utc)
+        store.mark_sent(a.id, f"m-{a.id}", at=at)
     store.apply_provider_status(f"m-{failed.id}", "failed", error_code=302, reason="no_whatsapp_account")
     store.apply_provider_status(f"m-{expired_read.id}", "read")
     store.apply_provider_status(f"m-{still_open.id}", "delivered")

@@ -18,14 +18,14 @@ from aiohttp import web
 
 import bot.foundation.clock
 from bot.booking import Appointment
-from bot.foundation.settings import PROJECT_ROOT
+from bot.dev.processes import free_port
 from bot.foundation.languages import format_when
 from bot.foundation.phone import check_for_whatsapp
+from bot.foundation.settings import PROJECT_ROOT
+from bot.offices.service_days import next_service_day
 from bot.reminders import states
 from bot.reminders.job import JobSummary, PlannedReminder, RateLimiter, send_all
-from bot.offices.service_days import next_service_day
 from bot.reminders.store import ReminderStore
-from tests.support import free_port
 from tests.support.booking_sandbox import madrid_today
 
 MADRID = ZoneInfo("Europe/Madrid")

@@ -20,19 +20,25 @@ import pytest
 import pytest_asyncio
 
 import bot.foundation.clock
+from bot.apps.reports import gather_figures
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
 from bot.booking.rest import RestBookingSystem
+from bot.dev.sandbox import booking_seed
+from bot.dev.sandbox.citizen_behaviour import (
+    ANSWER_TEXTS,
+    BEHAVIOURS,
+    DEFAULT_SHARES,
+    Profile,
+    ProfileError,
+    load_profile,
+)
+from bot.dev.sandbox.history import fill_history, past_days
+from bot.dev.sandbox.past_reminders import MADRID, shows_up
 from bot.foundation.settings import PROJECT_ROOT, Settings
+from bot.offices.service_days import previous_service_day
 from bot.reminders import states
 from bot.reminders.follow_up import EXPIRED_READ, EXPIRED_UNREAD, FAILED, follow_up_list
 from bot.reminders.store import ReminderStore
-from bot.apps.reports import gather_figures
-from bot.dev.sandbox import booking_seed
-from bot.dev.sandbox.citizen_behaviour import (ANSWER_TEXTS, BEHAVIOURS, DEFAULT_SHARES, Profile,
-                                           ProfileError, load_profile)
-from bot.dev.sandbox.history import fill_history, past_days
-from bot.dev.sandbox.past_reminders import MADRID, shows_up
-from bot.offices.service_days import previous_service_day
 from connectors.messagebird_signature import HEADER, verify_webhook
 from tests.support.booking_sandbox import madrid_today
 from tests.support.simulator import CHANNEL_ID, SIGNING_KEY, start_simulator, webhook_receiver
@@ -319,7 +325,7 @@ async def figures_of(settings, first, last):
 async def test_history_figures_look_like_the_reference_town(history):
     settings, output = history
     days = past_days(madrid_today(), 20)
-    assert "reminders written" in output and "bot.reports" in output
+    assert "reminders written" in output and "python -m bot.apps.reports" in output
     figures = await figures_of(settings, days[0], days[-1])
     assert figures.volume.reminders_attempted >= 20 * 30
     assert 0.50 <= figures.answers.answer_rate.value <= 0.75
@@ -354,7 +360,8 @@ async def test_history_is_in_the_past_with_plausible_times(history):
         assert sent.date() == previous_service_day(reminder.service_date) and 16 <= sent.hour <= 18
         assert [e.event for e in events][:3] == [states.SCHEDULED, states.SENDING, states.SENT]
         if reminder.state == states.EXPIRED:
-            assert events[-1].event == states.EXPIRED and events[-1].at - reminder.window_closes_at < timedelta(minutes=1)
+            assert events[-1].event == states.EXPIRED
+            assert events[-1].at - reminder.window_closes_at < timedelta(minutes=1)
     assert {r.state for r in reminders} == {states.CONFIRMED, states.CANCELLED, states.FAILED, states.EXPIRED}
 
 

@@ -15,17 +15,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from rich.console import Console
 
+from bot.apps.reports import csv_rows, print_tables
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW, Appointment
 from bot.foundation.settings import PROJECT_ROOT
+from bot.offices.service_days import previous_service_day
 from bot.reminders import states
 from bot.reminders.provider_status import INVALID_NUMBER, NO_WHATSAPP, NOT_MOBILE
 from bot.reminders.store import ReminderStore
-from bot.apps.reports import csv_rows, print_tables
 from bot.reports.compute import compute_figures
 from bot.reports.figure_types import REFERENCE, AnswerTimes, NoShowGroup, Period, Share
-from bot.reports.whatsapp_cost import MonthCost, Pricing
 from bot.reports.load import load_histories, service_days
-from bot.offices.service_days import previous_service_day
+from bot.reports.whatsapp_cost import MonthCost, Pricing
 from tests.support.booking_sandbox import appointments_on, madrid_today
 
 UTC = timezone.utc

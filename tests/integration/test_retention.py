@@ -13,21 +13,21 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 import bot.foundation.clock
+from bot.apps.worker import retention_duty
 from bot.booking.outbox import DONE, BookingOutbox, booking_operations
+from bot.citizens import links
 from bot.citizens.links import used_links
-from bot.foundation.settings import PROJECT_ROOT
 from bot.console.accounts import Accounts, reveals_table, sessions_table
 from bot.console.retention import purge
 from bot.console.tracker import TrackerEvents
-from bot.citizens import links
+from bot.dev.sandbox.booking_seed import MADRID
 from bot.foundation.db import engine_with_tables
+from bot.foundation.settings import PROJECT_ROOT
 from bot.messaging import webhook_receipts as receipts
+from bot.messaging.webhook_receipts import webhook_receipts
 from bot.reminders import sms_fallback
 from bot.reminders.sms_fallback import SENT, sms_fallbacks
 from bot.reminders.store import ReminderStore, reminder_events, reminders, unmatched_statuses
-from bot.messaging.webhook_receipts import webhook_receipts
-from bot.apps.worker import retention_duty
-from bot.dev.sandbox.booking_seed import MADRID
 from tests.support.console import PASSWORD, Tracker, console_settings
 
 # Tables these tests fill directly, not through their stores.

@@ -22,24 +22,33 @@ import jwt
 import pytest
 
 import bot.foundation.clock
+from bot.apps.web.app import create_app
 from bot.booking import BOOKED, CANCELLED, CONFIRMED, Appointment, Office
 from bot.booking.outbox import DONE, BookingOutbox, OutboxWorker
-from bot.citizens.links import (EXPIRED, FORGED, CitizenLinks, LinkClaims, LinkRefused,
-                               UsedLinks)
+from bot.citizens.links import EXPIRED, FORGED, CitizenLinks, LinkClaims, LinkRefused, UsedLinks
 from bot.citizens.texts import check_complete
-from bot.foundation.settings import Settings
+from bot.dev.processes import free_port
+from bot.dev.sandbox.booking_seed import OFFICES
 from bot.foundation.languages import format_when
 from bot.foundation.phone import to_e164
-from bot.reminders import states
-from bot.reminders.sms_fallback import (FAILED, RETRY, SENT, SKIPPED, SmsFallback, SmsFallbackStore,
-                                        SmsOutcomeNotifier, compose, sms_sender_id, street)
-from bot.reminders.store import ReminderStore
-from bot.dev.sandbox.booking_seed import OFFICES
-from bot.offices.service_days import next_service_day
+from bot.foundation.settings import Settings
 from bot.messaging.sms_text import is_gsm7, sms_parts, to_gsm7
-from bot.apps.web.app import create_app
+from bot.offices.service_days import next_service_day
+from bot.reminders import states
+from bot.reminders.sms_fallback import (
+    FAILED,
+    RETRY,
+    SENT,
+    SKIPPED,
+    SmsFallback,
+    SmsFallbackStore,
+    SmsOutcomeNotifier,
+    compose,
+    sms_sender_id,
+    street,
+)
+from bot.reminders.store import ReminderStore
 from connectors.messagebird_sms import MessageBirdError, MessageBirdSmsClient, SentSms
-from tests.support import free_port
 from tests.support.booking_sandbox import madrid_today
 from tests.support.phone_helpers import form_token
 from tests.support.recording_server import RecordingServer

@@ -14,7 +14,8 @@ import sqlite3
 from typing import Any, List, Tuple
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.messaging import seal as channel_seal
 from bot.reminders.store import ReminderStore

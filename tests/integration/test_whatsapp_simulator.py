@@ -7,8 +7,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from bot.dev.processes import free_port
 from connectors.messagebird_signature import HEADER, verify_webhook
-from tests.support import free_port
 from tests.support.simulator import CHANNEL_ID, SIGNING_KEY, start_simulator, webhook_receiver
 
 CITIZEN = "+34612345678"           # Montserrat Puig i Ferrer, on WhatsApp

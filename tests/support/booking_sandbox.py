@@ -18,8 +18,8 @@ from typing import Iterator, List, Optional
 import bot.foundation.clock
 from bot.booking import Appointment, BookingSystem
 from bot.dev import processes
+from bot.dev.processes import free_port
 from bot.dev.sandbox.booking_seed import MADRID, OFFICES
-from tests.support import free_port
 
 TOKEN = "test-booking-token"
 START_TIMEOUT = 20.0

@@ -23,9 +23,9 @@ import aiohttp
 from bot.apps.web.app import create_app
 from bot.console.accounts import Accounts
 from bot.console.tracker import _metadata, events_table
+from bot.dev.processes import free_port
 from bot.dev.sandbox.booking_seed import MADRID
 from bot.foundation.settings import Settings
-from tests.support import free_port
 
 PASSWORD = "a long enough password"
 USERS = {"staff": "staff", "editor": "editor", "admin": "admin"}   # username -> role

@@ -20,9 +20,9 @@ from typing import Any, Iterator, List, Optional, Tuple
 import aiohttp
 from sanic import Sanic
 
+from bot.dev.processes import free_port
 from connectors.messagebird import MessageBirdInput
 from connectors.messagebird_signature import HEADER, sign_webhook
-from tests.support import free_port
 
 SIGNING_KEY = "test-signing-key-at-least-32-bytes-long"
 CITIZEN = "+34612345678"

@@ -8,7 +8,7 @@ from typing import List, Optional, Tuple
 
 from aiohttp import web
 
-from tests.support import free_port
+from bot.dev.processes import free_port
 
 
 @dataclass

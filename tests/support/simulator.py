@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 from bot.dev import processes
-from tests.support import free_port
+from bot.dev.processes import free_port
 
 ACCESS_KEY = "test-access-key"
 SIGNING_KEY = "test-signing-key-long-enough-for-hs256"

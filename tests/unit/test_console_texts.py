@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.foundation.languages import LANGUAGES
 from bot.apps.web.console.texts import Translator, all_texts, choose_language, missing_translations
+from bot.foundation.languages import LANGUAGES
 from tests.support import ROOT
 
 CONSOLE = ROOT / "bot" / "apps" / "web" / "console"

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.nlu.language import detect, follow
 from bot.foundation.languages import LANGUAGES
+from bot.nlu.language import detect, follow
 from tests.support import ROOT
 
 

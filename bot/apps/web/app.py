@@ -9,15 +9,15 @@ from typing import Optional
 
 from sanic import Sanic, response
 
+from bot.apps.web.citizen import CitizenServices, citizen_blueprint
+from bot.apps.web.console import console_blueprint
+from bot.apps.web.console.services import ConsoleServices
 from bot.booking import BookingSystem
 from bot.booking.outbox import BookingOutbox
 from bot.booking.rest import RestBookingSystem, booking_system_from_settings
 from bot.citizens.links import CitizenLinks, UsedLinks
 from bot.foundation.settings import Settings
 from bot.reminders.store import ReminderStore
-from bot.apps.web.citizen import CitizenServices, citizen_blueprint
-from bot.apps.web.console import console_blueprint
-from bot.apps.web.console.services import ConsoleServices
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 

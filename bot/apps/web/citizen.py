@@ -27,21 +27,37 @@ from urllib.parse import urlparse
 from sanic import Blueprint, response
 
 import bot.foundation.clock
-from bot.booking import (CANCELLED, CONFIRMED, Appointment, AppointmentNotFound, BookingError,
-                         BookingRefused, BookingSystem, BookingUnavailable)
+from bot.apps.web import pages
+from bot.booking import (
+    CANCELLED,
+    CONFIRMED,
+    Appointment,
+    AppointmentNotFound,
+    BookingError,
+    BookingRefused,
+    BookingSystem,
+    BookingUnavailable,
+)
 from bot.booking.outbox import BookingOutbox
-from bot.citizens.links import (BAD_FORM, FORGED, NOT_YOURS, UNKNOWN, USED, CitizenLinks,
-                               LinkClaims, LinkRefused, UsedLinks)
+from bot.citizens.links import (
+    BAD_FORM,
+    FORGED,
+    NOT_YOURS,
+    UNKNOWN,
+    USED,
+    CitizenLinks,
+    LinkClaims,
+    LinkRefused,
+    UsedLinks,
+)
 from bot.citizens.texts import Texts
-from bot.foundation.languages import LANGUAGES
-from bot.foundation.settings import Settings
 from bot.foundation.aio import in_thread
-from bot.foundation.languages import format_when, normalise_language
+from bot.foundation.languages import LANGUAGES, format_when, normalise_language
 from bot.foundation.phone import mask, to_e164
+from bot.foundation.settings import Settings
 from bot.reminders import states
 from bot.reminders.sms_fallback import sms_sender_id
 from bot.reminders.store import ReminderStore
-from bot.apps.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +193,7 @@ async def perform(s: CitizenServices, claims: LinkClaims, appointment: Optional[
         return Outcome("refused", appointment, exc.code)
     except AppointmentNotFound:
         await in_thread(s.used.release, claims)
-        raise LinkRefused(UNKNOWN, claims)
+        raise LinkRefused(UNKNOWN, claims) from None
     except BookingError as exc:
         await in_thread(s.used.release, claims)
         log.error("Booking system error for %s of %s (SMS link): %s", operation, aid, exc)

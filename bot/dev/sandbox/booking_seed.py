@@ -30,13 +30,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table
 from sqlalchemy.engine import Connection, Engine
 
-from bot.offices.service_days import is_service_day, next_service_day, previous_service_day, service_days_after
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
-from bot.offices.settings import for_office
-from bot.foundation.phone import check_for_whatsapp, to_e164
 from bot.dev.sandbox import past_reminders
 from bot.dev.sandbox.citizen_behaviour import Profile
 from bot.dev.sandbox.citizens import CITIZENS, Citizen
+from bot.foundation.phone import check_for_whatsapp, to_e164
+from bot.offices.service_days import is_service_day, next_service_day, previous_service_day, service_days_after
+from bot.offices.settings import for_office
 
 MADRID = ZoneInfo("Europe/Madrid")
 SLOT = timedelta(minutes=15)

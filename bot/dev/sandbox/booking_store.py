@@ -12,7 +12,14 @@ from sqlalchemy.engine import Engine
 
 from bot.booking import ACTIVE_STATUSES, ATTENDED, CANCELLED, CONFIRMED, NO_SHOW
 from bot.dev.sandbox.booking_seed import (
-    MADRID, SEED_VERSION, appointments, next_service_day, offices, procedures, seed, seed_version,
+    MADRID,
+    SEED_VERSION,
+    appointments,
+    next_service_day,
+    offices,
+    procedures,
+    seed,
+    seed_version,
 )
 
 NowFn = Callable[[], datetime]

@@ -43,18 +43,26 @@ from urllib.parse import urlparse
 import bot.foundation.clock
 from bot.booking import ATTENDED, CANCELLED, NO_SHOW, Appointment, BookingError, BookingSystem
 from bot.booking.rest import booking_system_from_settings
-from bot.foundation.settings import Settings
-from bot.offices.settings import for_office
+from bot.dev.sandbox.citizen_behaviour import Profile, ProfileError, load_profile, with_overrides
+from bot.dev.sandbox.past_reminders import (
+    MADRID,
+    OUTCOME_CONFIRMED,
+    OUTCOME_FAILED,
+    OUTCOME_NO_ANSWER,
+    OUTCOME_NO_REMINDER,
+    PastReminder,
+    answer_deadline,
+    plan_past_reminder,
+    reminder_sent_at,
+    shows_up,
+)
 from bot.foundation.phone import check_for_whatsapp
+from bot.foundation.settings import Settings
+from bot.offices.service_days import previous_service_day
+from bot.offices.settings import for_office
 from bot.reminders import states
 from bot.reminders.provider_status import reason_for_error
 from bot.reminders.store import ReminderStore
-from bot.dev.sandbox.citizen_behaviour import Profile, ProfileError, load_profile, with_overrides
-from bot.dev.sandbox.past_reminders import (MADRID, OUTCOME_CONFIRMED, OUTCOME_FAILED,
-                                        OUTCOME_NO_ANSWER, OUTCOME_NO_REMINDER, PastReminder,
-                                        answer_deadline, plan_past_reminder, reminder_sent_at,
-                                        shows_up)
-from bot.offices.service_days import previous_service_day
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,19 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from bot.dev.sandbox.citizen_behaviour import (CANCELLED, CONFIRMED, HIDDEN, LATE, NEVER, NOT_DELIVERED,
-                                           Behaviour, Profile, answer_delay, late_read_delay,
-                                           reply_pause)
+from bot.dev.sandbox.citizen_behaviour import (
+    CANCELLED,
+    CONFIRMED,
+    HIDDEN,
+    LATE,
+    NEVER,
+    NOT_DELIVERED,
+    Behaviour,
+    Profile,
+    answer_delay,
+    late_read_delay,
+    reply_pause,
+)
 from bot.offices.service_days import previous_service_day
 
 MADRID = ZoneInfo("Europe/Madrid")

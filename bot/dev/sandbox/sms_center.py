@@ -14,8 +14,8 @@ from typing import Dict, List, Optional
 from sanic import response
 
 import bot.foundation.clock
-from bot.foundation.phone import to_e164
 from bot.dev.sandbox.provider_api import ApiError, authorize, field, invalid, json_body, text
+from bot.foundation.phone import to_e164
 from bot.messaging.sms_text import is_gsm7, sms_parts
 
 REGION = "ES"

@@ -12,8 +12,11 @@ from sanic import Sanic, response
 from sanic.exceptions import MethodNotSupported, NotFound
 
 from bot.dev.sandbox.citizen_behaviour import Profile, ProfileError, describe_profile
-from bot.dev.sandbox.provider_api import (ApiError, authorize as _authorize, field as _field,
-                                          invalid as _invalid, json_body as _json_body)
+from bot.dev.sandbox.provider_api import ApiError
+from bot.dev.sandbox.provider_api import authorize as _authorize
+from bot.dev.sandbox.provider_api import field as _field
+from bot.dev.sandbox.provider_api import invalid as _invalid
+from bot.dev.sandbox.provider_api import json_body as _json_body
 from bot.dev.sandbox.sms_center import ROUTES as SMS_ROUTES
 from bot.dev.sandbox.whatsapp_checks import check_send, msisdn_of
 from bot.dev.sandbox.whatsapp_messages import new_id

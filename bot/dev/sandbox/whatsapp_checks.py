@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 from typing import Callable, Dict, Optional, Tuple
 
-from bot.dev.sandbox.provider_api import ApiError, field as _field, invalid as _invalid, text as _text
+from bot.dev.sandbox.provider_api import ApiError
+from bot.dev.sandbox.provider_api import field as _field
+from bot.dev.sandbox.provider_api import invalid as _invalid
+from bot.dev.sandbox.provider_api import text as _text
 from bot.dev.sandbox.whatsapp_messages import choices, media_content
 from bot.foundation.phone import to_e164
 from bot.messaging.templates import find_template

@@ -11,7 +11,9 @@ from typing import Dict, List, Optional, Tuple
 
 from bot.dev.sandbox.citizen_behaviour import NOT_ON_WHATSAPP, CitizenReplay, Profile
 from bot.dev.sandbox.citizens import CITIZENS, numbers_without_whatsapp
-from bot.dev.sandbox.provider_api import ApiError, field as _field, invalid as _invalid
+from bot.dev.sandbox.provider_api import ApiError
+from bot.dev.sandbox.provider_api import field as _field
+from bot.dev.sandbox.provider_api import invalid as _invalid
 from bot.dev.sandbox.sms_center import SmsCenter
 from bot.dev.sandbox.whatsapp_checks import REGION, inbound, msisdn_of
 from bot.dev.sandbox.whatsapp_messages import Choice, choices, new_id, now_stamp, render_hsm

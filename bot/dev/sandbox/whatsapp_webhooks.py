@@ -11,7 +11,8 @@ from typing import List, Optional
 import aiohttp
 
 from bot.dev.sandbox.whatsapp_messages import now_stamp
-from connectors.messagebird_signature import HEADER as SIGNATURE_HEADER, sign_webhook
+from connectors.messagebird_signature import HEADER as SIGNATURE_HEADER
+from connectors.messagebird_signature import sign_webhook
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from sanic import Blueprint
 
-from bot.apps.web.console import (auth, conversation_pages, day_pages, figure_pages, nlu_review_pages,
-                                  user_pages)
+from bot.apps.web.console import auth, conversation_pages, day_pages, figure_pages, nlu_review_pages, user_pages
 from bot.apps.web.console.services import ConsoleServices
 
 PAGES = (auth, day_pages, conversation_pages, figure_pages, nlu_review_pages, user_pages)

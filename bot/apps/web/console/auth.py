@@ -21,11 +21,11 @@ from urllib.parse import quote, urlparse
 
 from sanic import Blueprint, response
 
-from bot.foundation.languages import LANGUAGES
-from bot.foundation.phone import mask
-from bot.apps.web.console.rendering import PREFIX, security_headers, render
+from bot.apps.web.console.rendering import PREFIX, render, security_headers
 from bot.apps.web.console.services import ConsoleServices
 from bot.apps.web.console.texts import Translator, choose_language
+from bot.foundation.languages import LANGUAGES
+from bot.foundation.phone import mask
 
 log = logging.getLogger(__name__)
 

@@ -24,14 +24,22 @@ from urllib.parse import urlencode
 from sanic import Blueprint, response
 
 import bot.foundation.clock
-from bot.foundation.languages import LANGUAGES
-from bot.console.conversation_filters import (MAX_RANGE_DAYS, MAX_SEARCHED_SENDERS, MIN_SEARCH_DIGITS,
-                                              FilterError, Filters, NumberSearch, domain_intents, who_value)
-from bot.console.conversation_queries import Conversations, Page
-from bot.reminders import states
-from bot.messaging.templates import REMINDER_TEMPLATE
-from bot.apps.web.console.rendering import PREFIX, security_headers, render
+from bot.apps.web.console.rendering import PREFIX, render, security_headers
 from bot.apps.web.console.services import ConsoleServices
+from bot.console.conversation_filters import (
+    MAX_RANGE_DAYS,
+    MAX_SEARCHED_SENDERS,
+    MIN_SEARCH_DIGITS,
+    FilterError,
+    Filters,
+    NumberSearch,
+    domain_intents,
+    who_value,
+)
+from bot.console.conversation_queries import Conversations, Page
+from bot.foundation.languages import LANGUAGES
+from bot.messaging.templates import REMINDER_TEMPLATE
+from bot.reminders import states
 
 log = logging.getLogger(__name__)
 

@@ -25,16 +25,16 @@ from urllib.parse import urlencode
 from sanic import Blueprint
 
 import bot.foundation.clock
+from bot.apps.web.console.rendering import PREFIX, csv_response, render
+from bot.apps.web.console.services import ConsoleServices
+from bot.apps.web.console.texts import Translator
 from bot.console import day_view
 from bot.console.day_view import DayRow, DayView, OfficeChoice
 from bot.console.query_values import DayOutOfRange, query_day
 from bot.foundation.errors import CodedError
 from bot.foundation.phone import mask
-from bot.reminders.provider_status import PROVIDER_ERROR
 from bot.offices.service_days import is_service_day, next_service_day, previous_service_day
-from bot.apps.web.console.rendering import PREFIX, csv_response, render
-from bot.apps.web.console.services import ConsoleServices
-from bot.apps.web.console.texts import Translator
+from bot.reminders.provider_status import PROVIDER_ERROR
 
 log = logging.getLogger(__name__)
 

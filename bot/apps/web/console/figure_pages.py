@@ -27,21 +27,34 @@ from babel.numbers import format_currency, format_percent
 from sanic import Blueprint
 
 import bot.foundation.clock
+from bot.apps.web.console.rendering import PREFIX, Formats, csv_response, render
+from bot.apps.web.console.services import ConsoleServices
+from bot.apps.web.console.texts import Translator
 from bot.booking import BookingError
-from bot.console.figure_tables import (COUNT, EUR, NUMBER, PERCENT, REFERENCE, TABLES, FigureTable,
-                                       Headline, Note, Reference, Row, csv_value, figure_tables, headlines)
+from bot.console.figure_tables import (
+    COUNT,
+    EUR,
+    NUMBER,
+    PERCENT,
+    REFERENCE,
+    TABLES,
+    FigureTable,
+    Headline,
+    Note,
+    Reference,
+    Row,
+    csv_value,
+    figure_tables,
+    headlines,
+)
 from bot.console.query_values import DayOutOfRange, query_day
 from bot.foundation.errors import CodedError
 from bot.reminders.store import ReminderStore
 from bot.reports.compute import figures_from_facts, reminder_facts
 from bot.reports.figure_types import Figures, Period
+from bot.reports.load import collector_paused, load_appointments, load_histories, offices_to_report, service_days
 from bot.reports.reminder_history import ReminderFacts
 from bot.reports.whatsapp_cost import Pricing
-from bot.reports.load import (collector_paused, load_appointments, load_histories, offices_to_report,
-                              service_days)
-from bot.apps.web.console.rendering import PREFIX, Formats, csv_response, render
-from bot.apps.web.console.services import ConsoleServices
-from bot.apps.web.console.texts import Translator
 
 log = logging.getLogger(__name__)
 

@@ -19,16 +19,16 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 from sanic import Blueprint, response
 
 import bot.foundation.clock
+from bot.apps.web.console.auth import requires, safe_next
+from bot.apps.web.console.rendering import PREFIX, render, security_headers
+from bot.apps.web.console.services import ConsoleServices
 from bot.console.nlu_candidates import ALL, REVIEWED, STATUSES, TO_REVIEW, CandidateFilter
 from bot.console.nlu_export import SKIP_IGNORED, SKIP_REASONS
 from bot.console.nlu_project import IGNORE, OUT_OF_SCOPE
 from bot.console.nlu_review import NluReviews, ReviewError
 from bot.console.query_values import DayOutOfRange, page_number, query_day, row_id
-from bot.foundation.errors import CodedError
 from bot.console.tracker import FALLBACK_INTENT, TrackerEvents
-from bot.apps.web.console.auth import requires, safe_next
-from bot.apps.web.console.rendering import PREFIX, security_headers, render
-from bot.apps.web.console.services import ConsoleServices
+from bot.foundation.errors import CodedError
 from bot.foundation.languages import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _threshold(args, default: float) -> float:
     try:
         value = float(raw.replace(",", "."))   # "0,5" as Catalan and Spanish write it
     except ValueError:
-        raise BadRequest("nlu_error_threshold")
+        raise BadRequest("nlu_error_threshold") from None
     if not math.isfinite(value) or not 0 <= value <= 1:
         raise BadRequest("nlu_error_threshold")
     return value

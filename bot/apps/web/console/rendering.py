@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
-from types import MappingProxyType
 from datetime import date, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Iterable, Optional, Sequence
 from zoneinfo import ZoneInfo
 
@@ -16,9 +16,9 @@ from babel.numbers import format_decimal, format_percent
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sanic import response
 
-from bot.foundation.phone import mask
 from bot.apps.web.console.texts import Translator
 from bot.foundation.languages import LANGUAGES
+from bot.foundation.phone import mask
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PREFIX = "/console"

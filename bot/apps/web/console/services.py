@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Dict, Optional
 
 from bot.booking import BookingSystem
-from bot.foundation.settings import Settings
 from bot.console.accounts import Accounts
 from bot.console.sign_in_limit import SignInLimit
 from bot.foundation.aio import in_thread
+from bot.foundation.settings import Settings
 from bot.reminders.store import ReminderStore
 
 

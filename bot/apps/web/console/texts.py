@@ -19,6 +19,7 @@ from typing import Dict, Iterable, Optional
 
 import yaml
 from babel import Locale, negotiate_locale
+
 from bot.foundation.languages import LANGUAGES
 
 DEFAULT_LANGUAGE = "ca"

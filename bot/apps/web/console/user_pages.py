@@ -21,13 +21,22 @@ from typing import Dict, List, Optional, Tuple
 from sanic import Blueprint, response
 from sqlalchemy import func, select, true
 
-from bot.foundation.languages import LANGUAGES
-from bot.console.accounts import (ADMIN, MIN_PASSWORD_LENGTH, ROLES, STAFF, AccountError,
-                                  Accounts, Reveal, User, reveals_table)
-from bot.console.query_values import page_number, row_id
 from bot.apps.web.console.auth import requires
-from bot.apps.web.console.rendering import PREFIX, security_headers, render
+from bot.apps.web.console.rendering import PREFIX, render, security_headers
 from bot.apps.web.console.services import ConsoleServices
+from bot.console.accounts import (
+    ADMIN,
+    MIN_PASSWORD_LENGTH,
+    ROLES,
+    STAFF,
+    AccountError,
+    Accounts,
+    Reveal,
+    User,
+    reveals_table,
+)
+from bot.console.query_values import page_number, row_id
+from bot.foundation.languages import LANGUAGES
 
 log = logging.getLogger(__name__)
 
