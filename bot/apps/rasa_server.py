@@ -11,7 +11,9 @@ from bot import patches
 
 
 def main() -> None:
-    patches.apply_to_rasa()
+    if patches.apply_to_rasa():
+        # One line in the log says which fixes this server runs with.
+        print(f"Recorda: patches applied to Rasa {patches.PINNED_RASA}", file=sys.stderr, flush=True)
     from rasa.__main__ import main as rasa_main
     sys.argv[0] = "rasa"
     rasa_main()

@@ -17,14 +17,28 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import (MetaData, Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text,
-                        delete, insert, select, update)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
 
-from bot.foundation.clock import stored_utc as _aware, utc_now as _now
+from bot.foundation.clock import stored_utc as _aware
+from bot.foundation.clock import utc_now as _now
 from bot.foundation.db import engine_with_tables
 from bot.foundation.errors import CodedError
 from bot.foundation.languages import LANGUAGES
@@ -120,7 +134,9 @@ class Session:
 
     def shows_number(self, reference: str, now: Optional[datetime] = None) -> bool:
         until = self.revealed.get(reference)
-        return bool(until) and datetime.fromisoformat(until) > (now or _now())
+        if not until:
+            return False
+        return datetime.fromisoformat(until) > (now or _now())
 
 
 @dataclass(frozen=True)
@@ -165,7 +181,9 @@ class Accounts:
                 username=username, display_name=display_name.strip() or username,
                 password_hash=self._hasher.hash(password), role=role, language=language,
                 active=True, failed_sign_ins=0, created_at=self.clock()))
-        return self.get_by_username(username)
+        user = self.get_by_username(username)
+        assert user is not None   # just inserted, and users are never deleted
+        return user
 
     @staticmethod
     def _check_password(password: str) -> None:
@@ -199,7 +217,7 @@ class Accounts:
         user = self.get(user_id)
         if user is None:
             raise AccountError("no_such_user", "No such user")
-        values = {}
+        values: Dict[str, Union[str, bool]] = {}
         if role is not None:
             if role not in ROLES:
                 raise AccountError("bad_role", f"Unknown role {role!r}")
@@ -222,7 +240,9 @@ class Accounts:
             conn.execute(update(users_table).where(users_table.c.id == user_id).values(**values))
             if values.get("active") is False:
                 conn.execute(delete(sessions_table).where(sessions_table.c.user_id == user_id))
-        return self.get(user_id)
+        updated = self.get(user_id)
+        assert updated is not None   # found above, and users are never deleted
+        return updated
 
     def set_password(self, user_id: int, password: str) -> None:
         """A new password also ends the user's sessions elsewhere."""

@@ -112,7 +112,8 @@ class Conversations:
         the LISTED_SLOTS; no actions. A town's week is some 35,000 events:
         decoding every one's JSON was most of the list's time (measured by
         bench/console_pages.py)."""
-        if not self.tracker.available():
+        engine = self.tracker.engine_if_available()
+        if engine is None:
             return []
         c = events_table.c
         query = (select(c.id, c.sender_id, c.type_name, c.timestamp, c.intent_name, c.action_name,
@@ -125,7 +126,7 @@ class Conversations:
                  .order_by(c.timestamp, c.id))
         if senders is not None:
             query = query.where(c.sender_id.in_(senders))
-        with self.tracker.engine.connect() as conn:
+        with engine.connect() as conn:
             return [TrackerEvent.from_row(row) for row in conn.execute(query)]
 
     def _summary(self, sender: str, events: List[TrackerEvent],

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from bot.booking import AppointmentNotFound, Appointment, BookingError, BookingSystem
+from bot.booking import Appointment, AppointmentNotFound, BookingError, BookingSystem
 from bot.foundation.aio import in_thread
 from bot.foundation.phone import to_e164
 from bot.reminders import follow_up, states
@@ -57,8 +57,10 @@ def failure_reason(reminder: Optional[Reminder], events: Sequence[ReminderEvent]
     if reminder.reason:
         return reminder.reason
     for event in reversed(events):
-        if event.event == states.FAILED and event.applied and (event.detail or {}).get("reason"):
-            return str(event.detail["reason"])
+        if event.event == states.FAILED and event.applied:
+            reason = (event.detail or {}).get("reason")
+            if reason:
+                return str(reason)
     return None
 
 

@@ -73,6 +73,8 @@ def plan_export(reviews: Iterable[Review], known: KnownTexts, only_new: bool) ->
             plan.skipped[reason] += 1
             plan.skipped_texts.append((reason, review.text))
             continue
+        # Only a known intent gets here, and None is not one.
+        assert review.intent is not None
         chosen.add(loose)
         plan.entries.append(ExportEntry(review.intent, text, review.key))
     plan.entries.sort(key=lambda e: (e.intent, normalise(e.text)))

@@ -55,7 +55,8 @@ class NluReviews:
         EXTERNAL_*, never typed nor scored by the NLU; the photo payload is
         not typed either). They are half of a town's "user" events, and
         decoding their JSON was most of the page's time (bench/console_pages.py)."""
-        if not self.tracker.available():
+        engine = self.tracker.engine_if_available()
+        if engine is None:
             return []
         c = events_table.c
         query = (select(events_table).where(c.type_name == "user")
@@ -63,7 +64,7 @@ class NluReviews:
                  .where(c.timestamp < end.timestamp())
                  .where(or_(c.intent_name.is_(None), not_(c.intent_name.startswith("EXTERNAL_", autoescape=True))))
                  .order_by(c.timestamp, c.id))
-        with self.tracker.engine.connect() as conn:
+        with engine.connect() as conn:
             return [TrackerEvent.from_row(row) for row in conn.execute(query)]
 
     def reviews_by_key(self, keys: Iterable[str]) -> Dict[str, Review]:

@@ -30,14 +30,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Dict, Optional
 
-from sqlalchemy import and_, delete, func, not_, or_, select, exists
+from sqlalchemy import and_, delete, exists, func, not_, or_, select
 from sqlalchemy.engine import Connection
 
 import bot.foundation.clock
 from bot.booking import outbox
 from bot.booking.outbox import PENDING, booking_operations
 from bot.citizens import links
-from bot.citizens.links import MAX_LIFETIME as LINK_LIFETIME, used_links
+from bot.citizens.links import MAX_LIFETIME as LINK_LIFETIME
+from bot.citizens.links import used_links
 from bot.console.accounts import Accounts, reveals_table, sessions_table
 from bot.console.tracker import TrackerEvents
 from bot.foundation.db import engine_with_tables

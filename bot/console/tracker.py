@@ -44,8 +44,10 @@ def _engine(url: str) -> Engine:
     return _engines[url]
 
 
-def _utc(timestamp: Optional[float]) -> Optional[datetime]:
-    return datetime.fromtimestamp(timestamp, timezone.utc) if timestamp is not None else None
+def _utc(timestamp: float) -> datetime:
+    # The column is nullable, but Rasa stamps every event it creates and its
+    # SQLTrackerStore writes that stamp: a row always has one.
+    return datetime.fromtimestamp(timestamp, timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,19 @@ class TrackerEvents:
 
     def available(self) -> bool:
         """Whether there is a tracker store table to read (Rasa has run)."""
-        return self.engine is not None and inspect(self.engine).has_table("events")
+        return self.engine_if_available() is not None
+
+    def engine_if_available(self) -> Optional[Engine]:
+        """The engine when there is a tracker store table to read, else None."""
+        if self.engine is not None and inspect(self.engine).has_table("events"):
+            return self.engine
+        return None
 
     def _select(self, query) -> List[TrackerEvent]:
-        if not self.available():
+        engine = self.engine_if_available()
+        if engine is None:
             return []
-        with self.engine.connect() as conn:
+        with engine.connect() as conn:
             return [TrackerEvent.from_row(row) for row in conn.execute(query)]
 
     def for_sender(self, sender_id: str, types: Sequence[str] = CONVERSATION_TYPES) -> List[TrackerEvent]:
@@ -155,18 +164,21 @@ class TrackerEvents:
         return self._select(select(events_table).where(events_table.c.id.in_(ids)))
 
     def senders(self) -> List[str]:
-        if not self.available():
+        engine = self.engine_if_available()
+        if engine is None:
             return []
-        with self.engine.connect() as conn:
+        with engine.connect() as conn:
             return [row[0] for row in conn.execute(select(events_table.c.sender_id).distinct())]
 
     def delete_before(self, cutoff: datetime, dry_run: bool = False) -> int:
         """Deletes every event older than `cutoff` (the retention purge)."""
-        if not self.available():
+        engine = self.engine_if_available()
+        if engine is None:
             return 0
         condition = events_table.c.timestamp < cutoff.timestamp()
-        with self.engine.begin() as conn:
+        with engine.begin() as conn:
             if dry_run:
                 from sqlalchemy import func
-                return conn.execute(select(func.count()).select_from(events_table).where(condition)).scalar()
+                # A count always answers exactly one row.
+                return conn.execute(select(func.count()).select_from(events_table).where(condition)).scalar_one()
             return conn.execute(delete(events_table).where(condition)).rowcount

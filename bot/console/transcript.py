@@ -207,7 +207,8 @@ def _user_entry(event: TrackerEvent, titles: Dict[str, str], low_confidence: flo
 
 def _bot_entry(event: TrackerEvent) -> Entry:
     data = event.bot_data
-    custom = data.get("custom") if isinstance(data.get("custom"), dict) else {}
+    found = data.get("custom")
+    custom: Dict[str, Any] = found if isinstance(found, dict) else {}
     template = custom.get("whatsapp_template") if isinstance(custom.get("whatsapp_template"), dict) else None
     if template is not None:
         name, language = str(template.get("template") or ""), str(template.get("language") or "")

@@ -43,9 +43,11 @@ from bot.reports.figure_types import (
 from bot.reports.reminder_history import ReminderFacts, ReminderHistory, answer_channel, facts_of
 from bot.reports.whatsapp_cost import Pricing, conversation_costs
 
+DEFAULT_PRICING = Pricing()  # frozen: one instance serves every call
+
 
 def compute_figures(histories: Iterable[ReminderHistory], appointments: Iterable[Appointment],
-                    period: Period, pricing: Pricing = Pricing()) -> Figures:
+                    period: Period, pricing: Pricing = DEFAULT_PRICING) -> Figures:
     return figures_from_facts(reminder_facts(histories, period), appointments, period, pricing)
 
 
@@ -58,7 +60,7 @@ def reminder_facts(histories: Iterable[ReminderHistory], period: Period) -> List
 
 
 def figures_from_facts(facts: Sequence[ReminderFacts], appointments: Iterable[Appointment],
-                       period: Period, pricing: Pricing = Pricing()) -> Figures:
+                       period: Period, pricing: Pricing = DEFAULT_PRICING) -> Figures:
     """compute_figures, from reminder_facts(histories, period) of the same period."""
     facts = list(facts)
     appointments = list(appointments)
@@ -90,8 +92,9 @@ def _delivery(facts: List[ReminderFacts], sent: List[ReminderFacts]) -> Delivery
 
 
 def _answers(facts: List[ReminderFacts], sent: List[ReminderFacts], appointments: int) -> Answers:
-    answered = [f for f in sent if f.answered]
-    channels = Counter(answer_channel(f.first_answer) for f in answered)
+    # The first answer of each answered reminder (`answered` is first_answer is not None).
+    answered = [f.first_answer for f in sent if f.first_answer is not None]
+    channels = Counter(answer_channel(answer) for answer in answered)
     # The four known channels always appear, with zero if unused.
     names = list(ANSWER_CHANNELS) + sorted(set(channels) - set(ANSWER_CHANNELS))
     return Answers(
@@ -107,7 +110,8 @@ def _ending_in(facts: List[ReminderFacts], state: str) -> int:
 
 
 def _answer_times(sent: List[ReminderFacts]) -> AnswerTimes:
-    minutes = [f.minutes_to_answer for f in sent if f.answered]
+    # A sent reminder's minutes_to_answer is None exactly when it is unanswered.
+    minutes = [m for m in (f.minutes_to_answer for f in sent) if m is not None]
     return AnswerTimes(
         answers_timed=len(minutes),
         median_minutes=statistics.median(minutes) if minutes else None,
@@ -131,8 +135,10 @@ def _bucket(minutes: float) -> str:
 
 
 def _by_send_hour(sent: List[ReminderFacts]) -> List[SendHour]:
-    sent_by_hour = Counter(f.sent_local.hour for f in sent)
-    answered_by_hour = Counter(f.sent_local.hour for f in sent if f.answered)
+    # Every sent reminder has its sending time (facts_of sets it with sent_at).
+    hours = [(f.sent_local.hour, f.answered) for f in sent if f.sent_local is not None]
+    sent_by_hour = Counter(hour for hour, _ in hours)
+    answered_by_hour = Counter(hour for hour, answered in hours if answered)
     return [SendHour(hour, sent_by_hour[hour], answered_by_hour[hour],
                      share(answered_by_hour[hour], sent_by_hour[hour]).value)
             for hour in range(24)]
@@ -159,7 +165,7 @@ def _outcome(facts: Optional[ReminderFacts]) -> Optional[str]:
 def _no_shows(facts: List[ReminderFacts], appointments: List[Appointment]) -> NoShows:
     by_appointment = {f.reminder.appointment_id: f for f in facts}
     recorded = [a for a in appointments if a.status in (ATTENDED, NO_SHOW)]
-    groups = {outcome: [] for outcome in OUTCOMES}
+    groups: Dict[str, List[Appointment]] = {outcome: [] for outcome in OUTCOMES}
     for appointment in recorded:
         outcome = _outcome(by_appointment.get(appointment.id))
         if outcome is not None:

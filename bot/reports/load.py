@@ -11,9 +11,9 @@ from datetime import date, timedelta
 from typing import Iterable, Iterator, List, Optional, Sequence
 
 from bot.booking import Appointment, BookingSystem
+from bot.offices.service_days import is_service_day
 from bot.reminders.store import ReminderStore
 from bot.reports.reminder_history import DETAILS_USED, EVENTS_USED, ReminderHistory
-from bot.offices.service_days import is_service_day
 
 
 def load_histories(store: ReminderStore, first_day: date, last_day: date,

@@ -43,7 +43,8 @@ class ReminderFacts(NamedTuple):
 
     @property
     def minutes_to_answer(self) -> Optional[float]:
-        if self.first_answer is None:
+        # None exactly when unanswered: an answer is only kept for a sent reminder.
+        if self.first_answer is None or self.sent_at is None:
             return None
         return (self.first_answer.at - self.sent_at).total_seconds() / 60
 

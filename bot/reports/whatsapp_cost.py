@@ -47,9 +47,10 @@ class Conversations:
 
 def conversation_costs(sent: Sequence[ReminderFacts], pricing: Pricing) -> Conversations:
     """The conversations and their cost, from the facts of the sent reminders."""
-    months = [_month(f.sent_local) for f in sent]
-    delivered = Counter(month for month, f in zip(months, sent) if f.delivered)
-    by_month = [_month_cost(month, delivered[month], pricing) for month in sorted(set(months))]
+    # Every sent reminder has its sending time (facts_of sets it with sent_at).
+    months = [(_month(f.sent_local), f.delivered) for f in sent if f.sent_local is not None]
+    delivered = Counter(month for month, was_delivered in months if was_delivered)
+    by_month = [_month_cost(month, delivered[month], pricing) for month in sorted({m for m, _ in months})]
     return Conversations(
         price_per_conversation=pricing.price_per_conversation,
         free_per_month=pricing.free_per_month,

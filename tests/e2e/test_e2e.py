@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 import bot.foundation.clock
+from bot import patches
 from bot.dev.sandbox.booking_seed import MADRID
 from bot.dev.sandbox.citizens import CITIZENS
 from bot.dev.stack import Stack
@@ -230,3 +231,12 @@ def test_the_language_follows_the_citizen_back(stack, reminders_sent):
     sent = reply(stack, msisdn, text="i quins papers he de portar per al tràmit?")
     [answer] = wait_for(lambda: replies_after(stack, msisdn, sent["message"]["id"]))
     assert "trobareu la documentació" in text_of(answer)
+
+
+def test_rasa_runs_with_recordas_patches(stack, reminders_sent):
+    """The stack starts Rasa through bot.apps.rasa_server: the channel finds
+    the patches applied and does not warn."""
+    log = (stack.var_dir / "logs" / "Rasa.log").read_text(errors="replace")
+    assert f"Recorda: patches applied to Rasa {patches.PINNED_RASA}" in log
+    assert "runs without Recorda's patches" not in log
+    assert "none applied" not in log
