@@ -63,6 +63,7 @@ from bench._common import machine, run_benchmark
 from bench.console_timing import TARGET_P95_MS, Client, choose_examples, pages_to_time, peak_rss_mb, rss_mb, time_page
 from bench.console_town import REVIEWER, generate
 from bot.dev import processes
+from bot.dev.served_app import serve, shut
 
 log = logging.getLogger("bench.console_pages")
 
@@ -103,10 +104,7 @@ async def measure(args: argparse.Namespace, workdir: Path, data: dict) -> dict:
         Accounts.from_settings(settings).create_user(USERNAME, "Bench Editor", PASSWORD, "editor", "ca")
         booking = RestBookingSystem(settings.booking_url, settings.booking_token)
         app = create_app(settings, booking, name=f"console_bench_{os.getpid()}")
-        server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True,
-                                         access_log=False)
-        await server.startup()
-        await server.start_serving()
+        server = await serve(app, port)
         rss_before = rss_mb()
         client = Client(f"http://127.0.0.1:{port}")
         try:
@@ -120,8 +118,7 @@ async def measure(args: argparse.Namespace, workdir: Path, data: dict) -> dict:
                                                    app.ctx.console.kept)
         finally:
             await client.close()
-            server.close()
-            await server.wait_closed()
+            await shut(server)
             await booking.close()
     return {"pages": pages, "rss_mb_before_pages": rss_before, "rss_mb_after_pages": rss_mb()}
 

@@ -10,6 +10,7 @@ import pytest_asyncio
 
 from bot.booking.rest import RestBookingSystem
 from tests.support.booking_sandbox import SandboxBooking, sandbox_booking
+from tests.support.simulator import webhook_receiver
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +49,10 @@ async def console(tmp_path, request):
     served, server = await start_console(tmp_path, booking, booking_url)
     yield served
     await stop_console(served, server)
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A local HTTP server that records the webhooks the WhatsApp simulator sends."""
+    with webhook_receiver() as recorder:
+        yield recorder

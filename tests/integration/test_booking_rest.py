@@ -24,6 +24,7 @@ from bot.booking.rest import RestBookingSystem, booking_system_from_settings
 from bot.dev.processes import free_port
 from bot.dev.sandbox.booking_seed import MADRID
 from bot.dev.sandbox.citizens import CITIZENS
+from bot.dev.served_app import serve, shut
 from bot.foundation.settings import Settings
 from bot.offices.service_days import next_service_day, previous_service_day, service_days_after
 from tests.support.booking_sandbox import appointment_of, appointments_on, madrid_today
@@ -237,9 +238,7 @@ async def test_an_answer_in_an_unknown_shape_is_unavailable_not_a_crash():
     async def anything(request, path):
         return response.json(shapes["/" + path])
     port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await server.startup()
-    await server.start_serving()
+    server = await serve(app, port)
     system = RestBookingSystem(f"http://127.0.0.1:{port}/api/v1", "t", timeout=2.0, retries=0)
     try:
         for call in (system.list_offices(), system.list_appointments(datetime(2026, 12, 1).date(), "o"),
@@ -248,5 +247,4 @@ async def test_an_answer_in_an_unknown_shape_is_unavailable_not_a_crash():
                 await call
     finally:
         await system.close()
-        server.close()
-        await server.wait_closed()
+        await shut(server)

@@ -41,7 +41,7 @@ from bot.reminders.follow_up import EXPIRED_READ, EXPIRED_UNREAD, FAILED, follow
 from bot.reminders.store import ReminderStore
 from connectors.messagebird_signature import HEADER, verify_webhook
 from tests.support.booking_sandbox import madrid_today
-from tests.support.simulator import CHANNEL_ID, SIGNING_KEY, start_simulator, webhook_receiver
+from tests.support.simulator import CHANNEL_ID, SIGNING_KEY, start_simulator
 
 NUMBERS = [f"+3460{n:07d}" for n in range(2000)]
 LIVE_SEED = 11
@@ -129,12 +129,6 @@ def ask_back(to: str, appointment_id: str) -> dict:
                 "title": "No, mantenerla"}]
     return {"to": to, "from": CHANNEL_ID, "type": "interactive", "content": {"interactive": {
         "type": "button", "body": {"text": "¿Quiere anular su cita?"}, "action": {"buttons": buttons}}}}
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    with webhook_receiver() as recorder:
-        yield recorder
 
 
 @pytest.fixture(scope="module")

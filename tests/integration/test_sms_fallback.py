@@ -29,6 +29,7 @@ from bot.citizens.links import EXPIRED, FORGED, CitizenLinks, LinkClaims, LinkRe
 from bot.citizens.texts import check_complete
 from bot.dev.processes import free_port
 from bot.dev.sandbox.booking_seed import OFFICES
+from bot.dev.served_app import serve, shut
 from bot.foundation.languages import format_when
 from bot.foundation.phone import to_e164
 from bot.foundation.settings import Settings
@@ -439,15 +440,11 @@ class Page:
         self.app = create_app(self.settings, booking_system, self.links)
 
     async def start(self) -> "Page":
-        self.server = await self.app.create_server(host="127.0.0.1", port=self.port,
-                                                   return_asyncio_server=True, access_log=False)
-        await self.server.startup()
-        await self.server.start_serving()
+        self.server = await serve(self.app, self.port)
         return self
 
     async def stop(self) -> None:
-        self.server.close()
-        await self.server.wait_closed()
+        await shut(self.server)
 
     async def get(self, url: str):
         async with aiohttp.ClientSession() as session:

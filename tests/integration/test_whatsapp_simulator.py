@@ -9,19 +9,13 @@ import pytest_asyncio
 
 from bot.dev.processes import free_port
 from connectors.messagebird_signature import HEADER, verify_webhook
-from tests.support.simulator import CHANNEL_ID, SIGNING_KEY, start_simulator, webhook_receiver
+from tests.support.simulator import CHANNEL_ID, SIGNING_KEY, start_simulator
 
 CITIZEN = "+34612345678"           # Montserrat Puig i Ferrer, on WhatsApp
 WITHOUT_WHATSAPP = "+34619283746"  # Teresa Solé Vives, no WhatsApp account
 REMINDER_PARAMETERS = ["Montserrat", "dimarts 3 de juny a les 10:30", "Renovació del DNI",
                        "OAC Centre, Plaça de la Vila 1", "https://maps.example.org/oac-centre",
                        "https://tramits.example.org/dni"]
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    with webhook_receiver() as recorder:
-        yield recorder
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from bot.console.accounts import Accounts
 from bot.console.tracker import _metadata, events_table
 from bot.dev.processes import free_port
 from bot.dev.sandbox.booking_seed import MADRID
+from bot.dev.served_app import serve, shut
 from bot.foundation.settings import Settings
 
 PASSWORD = "a long enough password"
@@ -146,18 +147,14 @@ async def start_console(tmp_path, booking=None, booking_url: str = "http://127.0
             accounts.create_user(username, username.title(), PASSWORD, role, "en")
     tracker = Tracker(settings.tracker_db_url)
     app = create_app(settings, booking, name=f"console_test_{time.monotonic_ns()}")
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True,
-                                     access_log=False)
-    await server.startup()
-    await server.start_serving()
+    server = await serve(app, port)
     return Console(url, settings, accounts, tracker, app), server
 
 
 async def stop_console(served: Console, server) -> None:
     for session in served.clients:
         await session.close()
-    server.close()
-    await server.wait_closed()
+    await shut(server)
 
 
 def utc(*args) -> datetime:

@@ -21,6 +21,7 @@ import aiohttp
 from sanic import Sanic
 
 from bot.dev.processes import free_port
+from bot.dev.served_app import serve, shut
 from connectors.messagebird import MessageBirdInput
 from connectors.messagebird_signature import HEADER, sign_webhook
 
@@ -73,15 +74,11 @@ class Webhook:
     async def start(self) -> "Webhook":
         app = Sanic(f"webhook_test_{self.port}")
         app.blueprint(self.channel.blueprint(self.on_new_message), url_prefix="/webhooks/messagebird")
-        self.server = await app.create_server(host="127.0.0.1", port=self.port,
-                                              return_asyncio_server=True, access_log=False)
-        await self.server.startup()
-        await self.server.start_serving()
+        self.server = await serve(app, self.port)
         return self
 
     async def stop(self) -> None:
-        self.server.close()
-        await self.server.wait_closed()
+        await shut(self.server)
         await self.channel.client.close()
 
     def sign(self, data: bytes, key: str = SIGNING_KEY) -> str:
