@@ -3,12 +3,11 @@
 Rasa understands. Pure functions, no I/O."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
 from bot.foundation.phone import to_e164
 from bot.messaging import payloads
+from bot.messaging.inbound import InboundMessage, StatusUpdate
 from connectors import messagebird_webhook as webhook
 from connectors.messagebird_webhook import MalformedWebhook  # noqa: F401 (public here too)
 
@@ -93,29 +92,6 @@ MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "file": "fi
                "location": "location", "whatsappSticker": "sticker", "sticker": "sticker"}
 # Interactive replies that are taps; other interactive replies are passed on like media.
 TAP_TYPES = ("button_reply", "list_reply")
-
-
-@dataclass
-class InboundMessage:
-    sender: str                 # E.164
-    text: str                   # what Rasa receives
-    message_id: str
-    kind: str                   # text | button | media
-    metadata: Dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def parse_data(self) -> Optional[Dict[str, Any]]:
-        """Buttons and media are payloads Recorda made: no NLU needed."""
-        return payloads.parse_data(self.text) if self.kind in ("button", "media") else None
-
-
-@dataclass
-class StatusUpdate:
-    message_id: str
-    status: str
-    error_code: Optional[int]
-    error_description: Optional[str]
-    at: Optional[datetime]              # None: use the time it arrived
 
 
 def _button_reply(kind: str, raw: Dict[str, Any]) -> Optional[Tuple[Optional[str], str]]:

@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from sqlalchemy import (
     Boolean,
@@ -365,8 +365,11 @@ class ReminderStore:
 
     def apply_provider_status(self, provider_message_id: str, status: str,
                               at: Optional[datetime] = None, error_code: Optional[int] = None,
-                              reason: Optional[str] = None) -> Optional[Reminder]:
-        """A delivery status from the provider; None when no reminder has that message."""
+                              reason: Optional[str] = None,
+                              pricing: Optional[dict] = None) -> Optional[Reminder]:
+        """A delivery status from the provider; None when no reminder has that
+        message. `pricing` (what the provider says the message costs) is kept
+        in the event's detail for the cost figures."""
         from bot.reminders.provider_status import state_for_status
         reminder = self.by_provider_message(provider_message_id)
         if reminder is None:
@@ -376,7 +379,9 @@ class ReminderStore:
                     reason=reason, at=at or _now()))
             return None
         target = state_for_status(status)
-        detail = {"status": status, "code": error_code}
+        detail: Dict[str, Any] = {"status": status, "code": error_code}
+        if pricing:
+            detail["pricing"] = pricing
         if target is None:
             log.info("Unknown provider status %r for message %s; recorded, not applied",
                      status, provider_message_id)
