@@ -19,9 +19,9 @@ from sanic.request import Request
 from bot.foundation.settings import Settings
 from bot.reminders.store import ReminderStore
 from connectors import messagebird_content as content
-from connectors import messagebird_webhook
 from connectors.messagebird_client import MessageBirdClient
 from connectors.messagebird_signature import HEADER, SignatureError, verify_webhook
+from connectors.webhook_json import read_json
 from connectors.whatsapp_channel import (
     DEFAULT_MAX_BODY_BYTES,
     Event,
@@ -127,5 +127,5 @@ class MessageBirdInput(WhatsAppInput):
             raise WebhookRefused(str(exc)) from exc
 
     def parse(self, raw: bytes) -> Sequence[Event]:
-        event = content.parse_event(messagebird_webhook.read_json(raw), self.default_region)
+        event = content.parse_event(read_json(raw), self.default_region)
         return [] if event is None else [event]

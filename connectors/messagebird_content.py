@@ -9,7 +9,7 @@ from bot.foundation.phone import to_e164
 from bot.messaging import payloads
 from bot.messaging.inbound import InboundMessage, StatusUpdate
 from connectors import messagebird_webhook as webhook
-from connectors.messagebird_webhook import MalformedWebhook  # noqa: F401 (public here too)
+from connectors.webhook_json import MalformedWebhook, parse
 
 # WhatsApp's own limits (docs/architecture.md).
 MAX_REPLY_BUTTONS = 3
@@ -98,14 +98,14 @@ def _button_reply(kind: str, raw: Dict[str, Any]) -> Optional[Tuple[Optional[str
     """(payload, visible title) of a tap on an interactive or template button;
     None for an interactive message that is no button or list reply."""
     if kind == "interactive":
-        interactive = webhook.parse(webhook.InteractiveContent, raw, "message.content").interactive
+        interactive = parse(webhook.InteractiveContent, raw, "message.content").interactive
         reply = interactive.reply or interactive.button_reply or interactive.list_reply
         if interactive.type not in TAP_TYPES and (interactive.type is not None or reply is None):
             return None
         if reply is None:
             raise MalformedWebhook(f"{interactive.type} without its reply")
         return reply.id, reply.text or reply.title or ""
-    button = webhook.parse(webhook.ButtonContent, raw, "message.content").button
+    button = parse(webhook.ButtonContent, raw, "message.content").button
     return button.payload, button.text or ""
 
 
@@ -134,7 +134,7 @@ def _inbound(sender: str, message: webhook.Message) -> InboundMessage:
     content: Dict[str, Any] = message.content or {}
     meta = {"provider_message_id": message_id, "reply_to": message.reply_to.id if message.reply_to else None}
     if kind == "text":
-        text = webhook.parse(webhook.TextContent, content, "message.content").text
+        text = parse(webhook.TextContent, content, "message.content").text
         return InboundMessage(sender, payloads.typed_text(text), message_id, "text", meta)
     tap = _button_reply(kind, content) if kind in ("interactive", "button") else None
     if tap is not None:

@@ -53,7 +53,8 @@ reminders = Table(
     Column("state", String(16), nullable=False),
     Column("reason", String(48), nullable=True),
     Column("error_code", Integer, nullable=True),
-    Column("provider_message_id", String(64), nullable=True, unique=True),
+    # Meta's message ids ("wamid.…") run past 64 characters; 128 holds both providers'.
+    Column("provider_message_id", String(128), nullable=True, unique=True),
     Column("was_read", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -68,7 +69,7 @@ reminders = Table(
 unmatched_statuses = Table(
     "unmatched_statuses", SCHEMA,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("message_id", String(64), nullable=False, index=True),
+    Column("message_id", String(128), nullable=False, index=True),
     Column("status", String(32), nullable=False),
     Column("error_code", Integer, nullable=True),
     Column("reason", String(48), nullable=True),

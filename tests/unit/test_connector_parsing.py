@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from connectors import messagebird_content as content
-from connectors import messagebird_webhook as webhook_json
+from connectors import webhook_json
 from connectors.messagebird_signature import SignatureError, sign_webhook, verify_webhook
 from tests.support.messagebird import CITIZEN, SIGNING_KEY, inbound, status
 
