@@ -9,6 +9,10 @@ sandbox's past service days (bot.dev.sandbox.history), so that the figures and
 the follow-up lists have something to show; it runs while Rasa loads.
 RECORDA_CITIZENS=realistic (or a profile file) starts the simulator with
 citizens who answer by themselves (bot.dev.sandbox.citizen_behaviour).
+RECORDA_WHATSAPP_CHANNEL=whatsapp_cloud plays Meta's WhatsApp Cloud API
+instead of MessageBird: the simulator speaks it, Rasa listens on the
+`whatsapp_cloud` channel (a credentials file the stack writes in its var
+directory) and every process gets the WHATSAPP_CLOUD_* settings.
 """
 from __future__ import annotations
 
@@ -27,11 +31,19 @@ import yaml
 
 from bot.dev import processes
 from bot.dev.processes import ChildProcess
-from bot.foundation.settings import PROJECT_ROOT, VAR_DIR
+from bot.foundation.settings import PROJECT_ROOT, VAR_DIR, WHATSAPP_CHANNELS
 
 SANDBOX_ACCESS_KEY = "sandbox-access-key"
 SANDBOX_SIGNING_KEY = "sandbox-signing-key-for-the-local-demo"
 SANDBOX_CHANNEL_ID = "sandbox-whatsapp-channel"
+SANDBOX_CLOUD = {  # the WHATSAPP_CLOUD_* settings, but the API URL (the simulator's)
+    "api_version": "v24.0",
+    "phone_number_id": "109876543210987",
+    "access_token": "sandbox-cloud-access-token",
+    "app_secret": "sandbox-cloud-app-secret-for-the-local-demo",
+    "verify_token": "sandbox-cloud-verify-token",
+}
+CLOUD_CHANNEL = "connectors.whatsapp_cloud.WhatsAppCloudInput"
 SANDBOX_BOOKING_TOKEN = "sandbox-booking-token"
 BOOKING_SANDBOX = "booking sandbox"
 HISTORY_DAYS = 20
@@ -93,6 +105,7 @@ class Stack:
     endpoints: Optional[Path] = None          # default: the repository's endpoints.yml
     status_delays: str = "0.5,1.5,4"
     citizens: str = ""                        # the simulator's --citizens; default manual
+    whatsapp_channel: str = "messagebird"     # or "whatsapp_cloud": the provider the simulator plays
     bench_appointments: int = 0
     rasa_token: str = ""
     action_token: str = ""
@@ -115,6 +128,9 @@ class Stack:
         return cls(var_dir=Path(var_dir), ports=ports, endpoints=path, **options)
 
     def __post_init__(self) -> None:
+        if self.whatsapp_channel not in WHATSAPP_CHANNELS:
+            raise ValueError(f"RECORDA_WHATSAPP_CHANNEL is {self.whatsapp_channel!r}; "
+                             f"it must be one of {', '.join(WHATSAPP_CHANNELS)}")
         self.var_dir = Path(self.var_dir)
         self.var_dir.mkdir(parents=True, exist_ok=True)
         (self.var_dir / "logs").mkdir(exist_ok=True)
@@ -152,8 +168,25 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.rasa}"
 
     @property
+    def cloud(self) -> bool:
+        return self.whatsapp_channel == "whatsapp_cloud"
+
+    @property
     def webhook_url(self) -> str:
-        return f"{self.rasa_url}/webhooks/messagebird/webhook"
+        return f"{self.rasa_url}/webhooks/{self.whatsapp_channel}/webhook"
+
+    def credentials(self) -> Path:
+        """Rasa's channels: the repository's credentials.yml (MessageBird), or
+        in Cloud API mode one the stack writes, whose values the
+        WHATSAPP_CLOUD_* environment of env() repeats."""
+        if not self.cloud:
+            return PROJECT_ROOT / "credentials.yml"
+        path = self.var_dir / "credentials-whatsapp-cloud.yml"
+        channel = {"api_url": self.simulator_url, **SANDBOX_CLOUD}
+        path.write_text("# Written by bot/dev/stack.py (RECORDA_WHATSAPP_CHANNEL=whatsapp_cloud): the Cloud\n"
+                        "# API channel, against the local WhatsApp simulator.\n"
+                        + yaml.safe_dump({CLOUD_CHANNEL: channel}, sort_keys=False))
+        return path
 
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -170,6 +203,7 @@ class Stack:
             "MESSAGEBIRD_SIGNING_KEY": SANDBOX_SIGNING_KEY,
             "MESSAGEBIRD_CHANNEL_ID": SANDBOX_CHANNEL_ID,
             "MESSAGEBIRD_SMS_API_URL": self.simulator_url,
+            "RECORDA_WHATSAPP_CHANNEL": self.whatsapp_channel,
             "RECORDA_LINK_SECRET": self.link_secret,
             "RECORDA_PUBLIC_URL": self.web_url,
             # The console reads the tracker store that this Rasa writes.
@@ -179,6 +213,9 @@ class Stack:
             "SANIC_HOST": "127.0.0.1",
             "PYTHONPATH": str(PROJECT_ROOT),
         })
+        if self.cloud:
+            env["WHATSAPP_CLOUD_API_URL"] = self.simulator_url
+            env.update({f"WHATSAPP_CLOUD_{key.upper()}": value for key, value in SANDBOX_CLOUD.items()})
         env.update(self.extra_env)
         return env
 
@@ -192,7 +229,11 @@ class Stack:
         simulator = [py, "-m", "bot.dev.sandbox.whatsapp_simulator", "--host", "127.0.0.1",
                      "--port", str(self.ports.simulator), "--access-key", SANDBOX_ACCESS_KEY,
                      "--signing-key", SANDBOX_SIGNING_KEY, "--channel-id", SANDBOX_CHANNEL_ID,
-                     "--webhook-url", self.webhook_url, "--status-delays", self.status_delays]
+                     "--webhook-url", self.webhook_url, "--status-delays", self.status_delays,
+                     "--provider", self.whatsapp_channel]
+        if self.cloud:
+            simulator += ["--cloud-access-token", SANDBOX_CLOUD["access_token"], "--cloud-app-secret",
+                          SANDBOX_CLOUD["app_secret"], "--cloud-phone-number-id", SANDBOX_CLOUD["phone_number_id"]]
         if self.citizens:
             simulator += ["--citizens", self.citizens]
         return [
@@ -203,7 +244,7 @@ class Stack:
                     f"http://127.0.0.1:{self.ports.actions}/health"),
             Service("Rasa", [py, "-m", "bot.apps.rasa_server", "run", "--enable-api", f"--auth-token={self.rasa_token}",
                              "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
-                             "--model", str(self.model), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+                             "--model", str(self.model), "--credentials", str(self.credentials()),
                              "--endpoints", str(self.endpoints or PROJECT_ROOT / "endpoints.yml")],
                     f"{self.rasa_url}/status?token={self.rasa_token}"),
             Service("worker", [py, "-m", "bot.apps.worker"], ""),
@@ -241,6 +282,7 @@ class Stack:
 
 
 DEMO_ADMIN = "admin"
+PROVIDER_NAMES = {"messagebird": "MessageBird", "whatsapp_cloud": "WhatsApp Cloud API"}
 
 
 def demo_console_sign_in(var_dir: Path) -> str:
@@ -282,7 +324,12 @@ def _history_report(history: List[subprocess.Popen], timeout: float = 60.0) -> s
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    stack = Stack(citizens=os.environ.get("RECORDA_CITIZENS", ""))
+    try:
+        stack = Stack(citizens=os.environ.get("RECORDA_CITIZENS", ""),
+                      whatsapp_channel=os.environ.get("RECORDA_WHATSAPP_CHANNEL") or "messagebird")
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     print("Starting Recorda (sandbox booking service, WhatsApp simulator, actions, Rasa, worker, web app)…")
     print(f"Logs: {stack.var_dir / 'logs'}")
     history: List[subprocess.Popen] = []
@@ -311,7 +358,7 @@ Recorda is running:
                                             {sign_in}
   Citizen's page of an SMS link             {stack.web_url}/c/… (the links arrive as SMS in the simulator)
   Rasa server (API behind a token)          {stack.rasa_url}
-  MessageBird webhook                       {stack.webhook_url}
+  {PROVIDER_NAMES[stack.whatsapp_channel] + " webhook":<42}{stack.webhook_url}
 
 Send tomorrow's reminders, in another terminal:
   make remind          (or: .venv/bin/python -m bot.apps.reminders send --tomorrow)

@@ -1,7 +1,8 @@
-"""The WhatsApp simulator as a Sanic app: the provider API the connector
-calls (`POST /v1/send`, `GET /v1/messages/{id}`, and the SMS API of
-bot/dev/sandbox/sms_center.py), the citizen's phone (`/sim/reply`), the test
-and inspection API under /sim/, and the phone-like page at `/`."""
+"""The WhatsApp simulator as a Sanic app: the provider API the channel
+calls (the edge of the provider played, bot/dev/sandbox/provider_edge.py,
+and the SMS API of bot/dev/sandbox/sms_center.py), the citizen's phone
+(`/sim/reply`), the test and inspection API under /sim/, and the phone-like
+page at `/`; all but the provider edge are the same for every provider."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,20 +14,19 @@ from sanic.exceptions import MethodNotSupported, NotFound
 
 from bot.dev.sandbox.citizen_behaviour import Profile, ProfileError, describe_profile
 from bot.dev.sandbox.provider_api import ApiError
-from bot.dev.sandbox.provider_api import authorize as _authorize
 from bot.dev.sandbox.provider_api import field as _field
 from bot.dev.sandbox.provider_api import invalid as _invalid
 from bot.dev.sandbox.provider_api import json_body as _json_body
+from bot.dev.sandbox.provider_edge import ProviderEdge
 from bot.dev.sandbox.sms_center import ROUTES as SMS_ROUTES
-from bot.dev.sandbox.whatsapp_checks import check_send, msisdn_of
+from bot.dev.sandbox.whatsapp_checks import msisdn_of
 from bot.dev.sandbox.whatsapp_messages import new_id
 from bot.dev.sandbox.whatsapp_platform import Simulator
 from bot.dev.sandbox.whatsapp_webhooks import WEBHOOK_TIMEOUT, WebhookSender
 from bot.messaging.templates import load_templates
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-FAULT_STATUSES = {429: (429, "Too many requests"), 500: (99, "Internal error"),
-                  503: (99, "Service temporarily unavailable")}
+FAULT_STATUSES = (429, 500, 503)  # each edge answers them in its provider's shape
 
 
 def _sim(request) -> Simulator:
@@ -38,31 +38,7 @@ async def _api_error(request, exc: ApiError):
 
 
 async def _http_error(request, exc):
-    code = 20 if exc.status_code == 404 else 21
-    return ApiError(exc.status_code, code, str(exc)).response()
-
-
-# ---------------------------------------------------------- the provider API
-
-async def send_message(request):
-    _authorize(request)
-    sim = _sim(request)
-    fault = sim.take_fault()
-    if fault:
-        code, description = FAULT_STATUSES[fault]
-        raise ApiError(fault, code, description, headers={"Retry-After": "0"} if fault == 429 else None)
-    body = _json_body(request)
-    recipient = check_send(body, sim.channel_id, sim.templates)
-    message = sim.send(recipient, body["type"], body["content"])
-    return response.json({"id": message["id"], "status": "accepted"}, status=202)
-
-
-async def read_message(request, message_id: str):
-    _authorize(request)
-    message = _sim(request).messages.get(message_id)
-    if message is None:
-        raise ApiError(404, 20, "message not found", "id")
-    return response.json(message)
+    return _sim(request).edge.http_error(exc.status_code, str(exc)).response()
 
 
 # ---------------------------------------------------------- the citizen side
@@ -139,7 +115,7 @@ async def reset(request):
 
 async def health(request):
     sim = _sim(request)
-    return response.json({"status": "ok", "channelId": sim.channel_id,
+    return response.json({"status": "ok", "provider": sim.edge.name, "channelId": sim.channel_id,
                           "webhookUrl": sim.webhooks.url, "messages": len(sim.messages)})
 
 
@@ -152,8 +128,6 @@ async def phone_page(request):
 
 
 ROUTES = [
-    (send_message, "/v1/send", "POST"),
-    (read_message, "/v1/messages/<message_id>", "GET"),
     (citizen_reply, "/sim/reply", "POST"),
     (list_messages, "/sim/messages", "GET"),
     (list_contacts, "/sim/contacts", "GET"),
@@ -168,19 +142,20 @@ ROUTES = [
 ]
 
 
-def create_app(access_key: str, signing_key: str, channel_id: str, webhook_url: str,
+def create_app(access_key: str, edge: ProviderEdge, webhook_url: str,
                status_delays: Tuple[float, float, float] = (0.5, 1.5, 4.0),
                name: Optional[str] = None, citizens: Optional[Profile] = None) -> Sanic:
-    """The simulator as a Sanic app; `name` must be unique in the process;
-    `citizens` is the behaviour profile it starts (and resets) with."""
+    """The simulator as a Sanic app, playing `edge`'s provider; `access_key`
+    opens the SMS API; `name` must be unique in the process; `citizens` is
+    the behaviour profile it starts (and resets) with."""
     # Logging is the host process's business (main() or whoever embeds the app).
     app = Sanic(name or f"whatsapp_simulator_{new_id()[:8]}", configure_logging=False)
     app.config.FALLBACK_ERROR_FORMAT = "json"
-    webhooks = WebhookSender(webhook_url, signing_key)
+    webhooks = WebhookSender(webhook_url, edge.webhook_headers)
     app.ctx.access_key = access_key
-    app.ctx.sim = Simulator(channel_id, tuple(status_delays), load_templates(), webhooks, citizens)
+    app.ctx.sim = Simulator(edge, tuple(status_delays), load_templates(), webhooks, citizens)
     app.ctx.sms = app.ctx.sim.sms
-    for handler, uri, method in ROUTES + SMS_ROUTES:
+    for handler, uri, method in edge.routes() + ROUTES + SMS_ROUTES:
         app.add_route(handler, uri, methods=[method])
     app.static("/static", STATIC_DIR)
     app.exception(ApiError)(_api_error)

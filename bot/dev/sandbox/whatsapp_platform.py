@@ -1,7 +1,9 @@
 """The WhatsApp simulator's state: contacts, conversations, messages and
 their delivery (status steps at the configured delays, or as the simulated
 citizens' behaviour has it), and what a citizen sends back. Everything is
-kept in memory."""
+kept in memory, in one shape whatever the provider played; the provider
+edge (bot/dev/sandbox/provider_edge.py) makes the message ids and the
+webhook bodies."""
 from __future__ import annotations
 
 import asyncio
@@ -14,6 +16,7 @@ from bot.dev.sandbox.citizens import CITIZENS, numbers_without_whatsapp
 from bot.dev.sandbox.provider_api import ApiError
 from bot.dev.sandbox.provider_api import field as _field
 from bot.dev.sandbox.provider_api import invalid as _invalid
+from bot.dev.sandbox.provider_edge import ProviderEdge
 from bot.dev.sandbox.sms_center import SmsCenter
 from bot.dev.sandbox.whatsapp_checks import REGION, inbound, msisdn_of
 from bot.dev.sandbox.whatsapp_messages import Choice, choices, new_id, now_stamp, render_hsm
@@ -46,9 +49,9 @@ def _citizen_number(message: dict) -> str:
 class Simulator:
     """The platform: contacts, conversations, messages and their delivery."""
 
-    def __init__(self, channel_id: str, delays: Tuple[float, float, float],
+    def __init__(self, edge: ProviderEdge, delays: Tuple[float, float, float],
                  templates: dict, webhooks: WebhookSender, citizens: Optional[Profile] = None):
-        self.channel_id, self.delays = channel_id, delays
+        self.edge, self.channel_id, self.delays = edge, edge.channel_id, delays
         self.templates, self.webhooks = templates, webhooks
         self.citizens = _citizens_by_number()
         self.sms = SmsCenter()  # the SMS side (bot.dev.sandbox.sms_center)
@@ -114,7 +117,7 @@ class Simulator:
                 steps = list(STATUS_STEPS[STATUS_STEPS.index(current) + 1:STATUS_STEPS.index(target) + 1])
             for status in steps:
                 self._set_status(message, status, error)
-                await self.webhooks.post(self._event("message.updated", message))
+                await self._notify("message.updated", message)
 
     def _set_status(self, message: dict, status: str, error: Optional[dict] = None) -> None:
         message["status"] = status
@@ -149,7 +152,7 @@ class Simulator:
         if self.replay.shows_read_receipts(msisdn):
             await self._mark_read(msisdn)
         message = self._new_message(msisdn, "received", kind, content, reply_to)
-        return message, await self.webhooks.post(self._event("message.created", message), deliveries)
+        return message, await self._notify("message.created", message, deliveries)
 
     async def _mark_read(self, msisdn: str) -> None:
         # A citizen who answers has read what they got.
@@ -178,7 +181,7 @@ class Simulator:
         now = now_stamp()
         outbound = direction == "sent"
         message = {
-            "id": new_id(), "conversationId": conversation["id"], "channelId": self.channel_id,
+            "id": self.edge.new_message_id(), "conversationId": conversation["id"], "channelId": self.channel_id,
             "platform": "whatsapp",
             "to": msisdn if outbound else self.channel_id,
             "from": self.channel_id if outbound else msisdn,
@@ -191,13 +194,10 @@ class Simulator:
         self.messages[message["id"]] = message
         return message
 
-    def _event(self, kind: str, message: dict) -> dict:
-        contact = self.contacts[_citizen_number(message)]
-        return {"type": kind,
-                "contact": {"id": contact.id, "msisdn": int(contact.msisdn.lstrip("+")),
-                            "displayName": contact.name},
-                "conversation": dict(contact.conversation),
-                "message": message}
+    async def _notify(self, kind: str, message: dict, times: int = 1) -> List[Optional[int]]:
+        """Tells the bot, in the provider's shape; returns each delivery's HTTP status."""
+        body = self.edge.webhook_body(kind, message, self.contacts[_citizen_number(message)])
+        return await self.webhooks.post(kind, message, body, times)
 
     def conversation_messages(self, msisdn: str) -> List[dict]:
         return [m for m in self.messages.values() if _citizen_number(m) == msisdn]

@@ -1,10 +1,15 @@
-"""WhatsApp platform simulator: a local stand-in for MessageBird.
+"""WhatsApp platform simulator: a local stand-in for MessageBird or for
+Meta's WhatsApp Cloud API (`--provider`).
 
-It speaks the subset of the MessageBird Conversations API that Recorda uses
-(`POST /v1/send`, `GET /v1/messages/{id}`, `Authorization: AccessKey ...`,
-the error envelope) and calls the bot back with signed `message.created` /
-`message.updated` webhooks, so the connector runs the same code here as
-against https://conversations.messagebird.com/v1/. On top of that:
+As MessageBird (the default) it speaks the subset of the Conversations API
+that Recorda uses (`POST /v1/send`, `GET /v1/messages/{id}`,
+`Authorization: AccessKey ...`, the error envelope) and calls the bot back
+with signed `message.created` / `message.updated` webhooks, so the connector
+runs the same code here as against https://conversations.messagebird.com/v1/.
+As the Cloud API (`--provider whatsapp_cloud`) it serves
+`POST /{version}/{phone_number_id}/messages` behind a Bearer token and sends
+`whatsapp_business_account` webhooks signed with `X-Hub-Signature-256`, as
+https://graph.facebook.com does. Either way, and the same for both:
 
 * `POST /messages` is the SMS API, for the SMS fallback (bot.dev.sandbox.sms_center);
 * `/sim/reply` is the citizen's phone: write, tap a button, send media;
@@ -16,7 +21,8 @@ against https://conversations.messagebird.com/v1/. On top of that:
 Everything is kept in memory. This module is its command line (`python -m
 bot.dev.sandbox.whatsapp_simulator --help`); the app is
 bot/dev/sandbox/whatsapp_app.py, the state bot/dev/sandbox/whatsapp_platform.py,
-the checks of requests bot/dev/sandbox/whatsapp_checks.py.
+the providers' edges bot/dev/sandbox/messagebird_api.py and
+bot/dev/sandbox/cloud_api.py.
 """
 from __future__ import annotations
 
@@ -25,7 +31,12 @@ import logging
 from typing import List, Optional, Tuple
 
 from bot.dev.sandbox.citizen_behaviour import ProfileError, load_profile, with_overrides
+from bot.dev.sandbox.cloud_api import CloudAccount, CloudEdge
+from bot.dev.sandbox.messagebird_api import MessageBirdEdge
 from bot.dev.sandbox.whatsapp_app import create_app
+
+PROVIDERS = ("messagebird", "whatsapp_cloud")
+WEBHOOK_URLS = {provider: f"http://127.0.0.1:5005/webhooks/{provider}/webhook" for provider in PROVIDERS}
 
 
 def _delays(text: str) -> Tuple[float, float, float]:
@@ -36,13 +47,23 @@ def _delays(text: str) -> Tuple[float, float, float]:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description="WhatsApp platform simulator (MessageBird API subset).")
+    cloud = CloudAccount()
+    parser = argparse.ArgumentParser(description="WhatsApp platform simulator (MessageBird or Meta Cloud API subset).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8082)
-    parser.add_argument("--access-key", default="sandbox-access-key")
+    parser.add_argument("--provider", choices=PROVIDERS, default="messagebird",
+                        help="the WhatsApp API it speaks (default messagebird); the SMS API is MessageBird's")
+    parser.add_argument("--access-key", default="sandbox-access-key",
+                        help="MessageBird's access key (WhatsApp and SMS APIs)")
     parser.add_argument("--signing-key", default="sandbox-signing-key-for-the-local-demo")
     parser.add_argument("--channel-id", default="sandbox-whatsapp-channel")
-    parser.add_argument("--webhook-url", default="http://127.0.0.1:5005/webhooks/messagebird/webhook")
+    parser.add_argument("--cloud-access-token", default=cloud.access_token, help="Cloud API: the Bearer token")
+    parser.add_argument("--cloud-app-secret", default=cloud.app_secret,
+                        help="Cloud API: the key of the webhooks' X-Hub-Signature-256")
+    parser.add_argument("--cloud-phone-number-id", default=cloud.phone_number_id,
+                        help="Cloud API: the business phone number's id, in the send URL")
+    parser.add_argument("--webhook-url", help="where the webhooks go (default: the local Rasa's "
+                                              "/webhooks/<provider>/webhook)")
     parser.add_argument("--status-delays", type=_delays, default=(0.5, 1.5, 4.0),
                         help="seconds after a send until sent, delivered, read (default 0.5,1.5,4)")
     parser.add_argument("--citizens", default="manual", metavar="PROFILE",
@@ -58,7 +79,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     except (ProfileError, ValueError) as exc:
         parser.error(f"--citizens: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = create_app(args.access_key, args.signing_key, args.channel_id, args.webhook_url,
+    if args.provider == "whatsapp_cloud":
+        edge = CloudEdge(CloudAccount(access_token=args.cloud_access_token, app_secret=args.cloud_app_secret,
+                                      phone_number_id=args.cloud_phone_number_id))
+    else:
+        edge = MessageBirdEdge(args.signing_key, args.channel_id)
+    app = create_app(args.access_key, edge, args.webhook_url or WEBHOOK_URLS[args.provider],
                      args.status_delays, name="whatsapp_simulator", citizens=citizens)
     app.run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)
 
