@@ -15,12 +15,15 @@ from typing import Any, Dict, Optional
 from rasa_sdk import Tracker
 
 from bot.foundation.phone import mask
+from bot.foundation.settings import WHATSAPP_CHANNELS
 from bot.messaging.seal import METADATA_KEY, is_sealed
 
 log = logging.getLogger(__name__)
 
-# Input channels whose webhooks are verified before a message is sealed.
-SIGNED_CHANNELS = frozenset({"messagebird"})
+# Input channels whose webhooks are verified before a message is sealed: the
+# WhatsApp channels. The seal names its channel, so a seal is only good on
+# the channel that made it.
+SIGNED_CHANNELS = frozenset(WHATSAPP_CHANNELS)
 
 TAP = "tap"              # a real button reply of the citizen's WhatsApp
 TEXT = "text"            # typed by the citizen on their WhatsApp

@@ -3,9 +3,13 @@
     python -m bot.apps.reports --from 2026-11-01 --to 2026-11-30
     python -m bot.apps.reports --from 2026-11-01 --to 2026-11-30 --office oac-centre --csv > nov.csv
     python -m bot.apps.reports --from 2026-11-01 --to 2026-11-30 --json --price 0.035 --free-per-month 1000
+    python -m bot.apps.reports --from 2026-11-01 --to 2026-11-30 --price-utility 0.0141
 
 Reads the reminder store (RECORDA_DB_URL) and the booking system
 (RECORDA_BOOKING_URL); every figure is defined in bot/reports/figure_types.py.
+Messages whose statuses carry the provider's pricing (WhatsApp Cloud API)
+cost their category's price when billable (--price-CATEGORY, else
+RECORDA_WHATSAPP_CATEGORY_PRICES, else --price) and nothing when not.
 """
 from __future__ import annotations
 
@@ -51,6 +55,9 @@ OUTCOME_LABELS = {
     OUTCOME_NO_REMINDER: "no reminder",
 }
 CSV_COLUMNS = ["section", "name", "value", "part", "whole"]
+# The categories Meta bills per message; any other is priced through
+# RECORDA_WHATSAPP_CATEGORY_PRICES.
+PRICED_CATEGORIES = ("utility", "marketing", "authentication")
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -67,6 +74,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     output.add_argument("--json", action="store_true", help="JSON on standard output")
     parser.add_argument("--price", type=float, default=0.04, help="EUR per conversation (0.04)")
     parser.add_argument("--free-per-month", type=int, default=0, help="free conversations a month (0)")
+    for category in PRICED_CATEGORIES:
+        parser.add_argument(f"--price-{category}", type=float, metavar="EUR",
+                            help=f"EUR per billable {category} message the provider priced "
+                                 "(default: RECORDA_WHATSAPP_CATEGORY_PRICES, else --price)")
     args = parser.parse_args(argv)
     if args.last_day < args.first_day:
         parser.error("--to is before --from")
@@ -83,7 +94,16 @@ async def gather_figures(args: argparse.Namespace, settings: Settings) -> Figure
     finally:
         await booking.close()
     period = Period(args.first_day, args.last_day, args.office, settings.timezone.key)
-    return compute_figures(histories, appointments, period, Pricing(args.price, args.free_per_month))
+    return compute_figures(histories, appointments, period, pricing(args, settings))
+
+
+def pricing(args: argparse.Namespace, settings: Settings) -> Pricing:
+    """--price and --free-per-month; the category prices of the settings
+    with those given as --price-CATEGORY instead."""
+    prices = dict(settings.whatsapp_category_prices)
+    prices.update({c: getattr(args, f"price_{c}") for c in PRICED_CATEGORIES
+                   if getattr(args, f"price_{c}") is not None})
+    return Pricing(args.price, args.free_per_month, tuple(sorted(prices.items())))
 
 
 # --- CSV: one row per figure, breakdowns as further rows -----------------------------
@@ -226,8 +246,15 @@ def cost_table(f: Figures) -> Table:
     for month in c.by_month:
         table.add_row(month.month, str(month.conversations), str(month.billable), f"{month.cost_eur:.2f}")
     table.add_row("total", str(c.total_conversations), "", f"{c.total_cost_eur:.2f}", style="bold")
-    table.caption = (f"{c.price_per_conversation} EUR per delivered reminder, "
-                     f"{c.free_per_month} free a month")
+    captions = []
+    # The price per conversation, unless the provider priced every message itself.
+    if not c.by_category or c.total_conversations > sum(k.messages for k in c.by_category):
+        captions.append(f"{c.price_per_conversation} EUR per delivered reminder, "
+                        f"{c.free_per_month} free a month")
+    if c.by_category:
+        captions.append("priced by the provider, per billable message: " + ", ".join(
+            f"{k.category} {k.price} EUR ({k.billable} of {k.messages} billable)" for k in c.by_category))
+    table.caption = "; ".join(captions)
     return table
 
 

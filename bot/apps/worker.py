@@ -43,7 +43,8 @@ def rasa_notifier(session: aiohttp.ClientSession, settings: Settings):
         await trigger_intent(session, settings.rasa_url, settings.rasa_token, op.sender_id,
                              "EXTERNAL_booking_update",
                              {"appointment_id": op.appointment_id, "operation": op.operation,
-                              "outcome": "done" if op.state == DONE else "refused"})
+                              "outcome": "done" if op.state == DONE else "refused"},
+                             settings.whatsapp_channel)
     return notify
 
 

@@ -190,16 +190,24 @@ def no_shows_table(f: Figures) -> FigureTable:
 
 
 def cost_table(f: Figures) -> FigureTable:
-    """Conversations (delivered reminders) and their cost by month of sending."""
+    """Conversations (delivered reminders) and their cost by month of sending;
+    the notes say how they were priced: per conversation, and per billable
+    message of each category the provider named."""
     c = f.conversations
     rows = [Row(m.month, (m.conversations, m.billable, m.cost_eur), label=m.month) for m in c.by_month]
     rows.append(Row("total", (c.total_conversations, sum(m.billable for m in c.by_month), c.total_cost_eur),
                     "figures_row_total", total=True))
     columns = (Column("conversations", COUNT), Column("billable", COUNT), Column("cost", EUR))
-    notes = (Note("figures_note_price", {"price": (EUR, c.price_per_conversation),
-                                         "free": (COUNT, c.free_per_month)}),)
+    notes = []
+    # The price per conversation, unless the provider priced every message itself.
+    if not c.by_category or c.total_conversations > sum(k.messages for k in c.by_category):
+        notes.append(Note("figures_note_price", {"price": (EUR, c.price_per_conversation),
+                                                 "free": (COUNT, c.free_per_month)}))
+    notes += [Note("figures_note_category_price", {
+        "category": (TEXT, k.category), "billable": (COUNT, k.billable), "messages": (COUNT, k.messages),
+        "cost": (EUR, k.cost_eur)}) for k in c.by_category]
     return FigureTable("cost", "figures_rowhead_month", columns, tuple(rows),
-                       chart="bar", plotted=("cost",), notes=notes)
+                       chart="bar", plotted=("cost",), notes=tuple(notes))
 
 
 TABLES = {

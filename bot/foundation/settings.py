@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Tuple
 from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +20,11 @@ VAR_DIR = Path(os.environ.get("RECORDA_VAR_DIR", PROJECT_ROOT / "var"))
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+# The Rasa channels (connectors/) that carry citizens' WhatsApp messages:
+# one of them sends every message Recorda starts itself (reminders, notices).
+WHATSAPP_CHANNELS = ("messagebird", "whatsapp_cloud")
 
 
 def _read_secret(name: str) -> str:
@@ -56,9 +62,19 @@ class Settings:
     low_confidence: float = 0.6              # below it a message goes to NLU review
     console_sign_in_failures_per_client: int = 20   # per 15 min, then 429 (0: no limit)
     proxies_count: int = 0                   # reverse proxies in front of the web app
+    # The WhatsApp channel of every bot turn Recorda starts (WHATSAPP_CHANNELS).
+    whatsapp_channel: str = "messagebird"
     # What a WhatsApp conversation costs (the console's cost figure).
     whatsapp_price: float = 0.04
     free_conversations_per_month: int = 0
+    # EUR per billable message by the provider's pricing category, for the
+    # messages whose status says so (bot/reports/whatsapp_cost.py).
+    whatsapp_category_prices: Tuple[Tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.whatsapp_channel not in WHATSAPP_CHANNELS:
+            raise ValueError(f"RECORDA_WHATSAPP_CHANNEL is {self.whatsapp_channel!r}; "
+                             f"it must be one of {', '.join(WHATSAPP_CHANNELS)}")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -94,7 +110,28 @@ class Settings:
             proxies_count=int(_env("RECORDA_PROXIES_COUNT", "0")),
             whatsapp_price=float(_env("RECORDA_WHATSAPP_PRICE", "0.04")),
             free_conversations_per_month=int(_env("RECORDA_FREE_CONVERSATIONS", "0")),
+            whatsapp_channel=_env("RECORDA_WHATSAPP_CHANNEL", "messagebird"),
+            # e.g. "utility=0.0141,marketing=0.0509"
+            whatsapp_category_prices=category_prices(_env("RECORDA_WHATSAPP_CATEGORY_PRICES", "")),
         )
+
+
+def category_prices(text: str) -> Tuple[Tuple[str, float], ...]:
+    """Parses "utility=0.0141,marketing=0.0509" into ((category, EUR), ...), sorted."""
+    prices = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        category, _, price = item.partition("=")
+        try:
+            value = float(price)
+        except ValueError:
+            value = None
+        if value is None or not category.strip():
+            raise ValueError(f"RECORDA_WHATSAPP_CATEGORY_PRICES: {item!r} is not CATEGORY=EUR "
+                             "(e.g. utility=0.0141)")
+        prices[category.strip().lower()] = value
+    return tuple(sorted(prices.items()))
 
 
 def tracker_db_url_from_endpoints(path: Path) -> str:

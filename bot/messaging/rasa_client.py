@@ -1,7 +1,8 @@
 """Starts bot turns in a conversation from outside (the daily job, the retry
 queue) through Rasa's HTTP API: `trigger_intent` with an EXTERNAL_ intent,
-sent through the named output channel (`latest` cannot work for a first
-message, see docs/architecture.md)."""
+sent through the named output channel: the deployment's WhatsApp channel
+(RECORDA_WHATSAPP_CHANNEL, `Settings.whatsapp_channel`), since `latest`
+cannot work for a first message (see docs/architecture.md)."""
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -16,7 +17,7 @@ class RasaUnavailable(Exception):
 
 async def trigger_intent(session: aiohttp.ClientSession, rasa_url: str, token: str,
                          conversation_id: str, intent: str, entities: Dict[str, Any],
-                         output_channel: str = "messagebird",
+                         output_channel: str,
                          timeout: float = 30.0) -> Optional[dict]:
     # "+" stays literal: Sanic does not unquote path parameters, and the
     # conversation id must equal the E.164 sender id the connector uses.

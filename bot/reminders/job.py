@@ -149,7 +149,8 @@ def _count_outcome(store: ReminderStore, appointment_id: str, summary: JobSummar
 def rasa_trigger(session: aiohttp.ClientSession, settings: Settings) -> Trigger:
     async def trigger(phone: str, appointment: Appointment) -> None:
         await trigger_intent(session, settings.rasa_url, settings.rasa_token, phone, REMINDER_INTENT,
-                             {"appointment_id": appointment.id, "language": appointment.language})
+                             {"appointment_id": appointment.id, "language": appointment.language},
+                             settings.whatsapp_channel)
     return trigger
 
 

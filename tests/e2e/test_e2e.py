@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -20,6 +21,7 @@ from bot.foundation.phone import to_e164
 from bot.foundation.settings import PROJECT_ROOT
 from bot.offices.service_days import next_service_day
 from bot.reminders.store import ReminderStore
+from connectors import whatsapp_cloud_signature as cloud_signature
 from connectors.messagebird_signature import HEADER, sign_webhook
 from tests.support.http_helpers import call, wait_for
 from tests.support.phone_helpers import appointment_id_of, citizen, reminder_of, reply, thread
@@ -28,10 +30,13 @@ pytestmark = pytest.mark.e2e
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+# Every test runs once per WhatsApp provider: the same reminders, taps and
+# answers through MessageBird and through Meta's Cloud API.
+@pytest.fixture(scope="module", params=["messagebird", "whatsapp_cloud"])
+def stack(tmp_path_factory, request):
     assert MODEL.exists(), "no trained model: run `make train` (make test does it)"
-    stack = Stack.isolated(tmp_path_factory.mktemp("e2e"), status_delays="0.2,0.4,0.6")
+    stack = Stack.isolated(tmp_path_factory.mktemp("e2e"), status_delays="0.2,0.4,0.6",
+                           whatsapp_channel=request.param)
     try:
         stack.start()
         yield stack
@@ -151,13 +156,26 @@ def test_delivery_statuses_reach_the_reminder_store(stack, reminders_sent):
     assert wait_for(lambda: store.get(read).state == "read")
 
 
-def test_forged_webhook_is_refused(stack):
+def forged_webhooks(stack):
+    """(body, headers) of a citizen's message signed with the wrong key, and unsigned."""
+    if stack.whatsapp_channel == "whatsapp_cloud":
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+            "field": "messages", "value": {"messaging_product": "whatsapp", "messages": [{
+                "from": "34634567890", "id": "wamid.forged-1", "timestamp": "1765000000",
+                "type": "text", "text": {"body": "anul·la la cita"}}]}}]}]}).encode()
+        return [(body, {cloud_signature.HEADER: cloud_signature.sign("not-the-app-secret", body)}),
+                (body, {})]
     body = json.dumps({"type": "message.created", "message": {
         "id": "forged-1", "direction": "received", "type": "text", "from": "+34634567890",
         "content": {"text": "anul·la la cita"}}}).encode()
-    for token in (sign_webhook("not-the-key-but-long-enough-0123456789", stack.webhook_url, body), ""):
+    return [(body, {HEADER: sign_webhook("not-the-key-but-long-enough-0123456789", stack.webhook_url, body)}),
+            (body, {HEADER: ""})]
+
+
+def test_forged_webhook_is_refused(stack):
+    for body, headers in forged_webhooks(stack):
         req = urllib.request.Request(stack.webhook_url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", HEADER: token})
+                                     headers={"Content-Type": "application/json", **headers})
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=10)
         assert err.value.code == 401
@@ -240,3 +258,15 @@ def test_rasa_runs_with_recordas_patches(stack, reminders_sent):
     assert f"Recorda: patches applied to Rasa {patches.PINNED_RASA}" in log
     assert "runs without Recorda's patches" not in log
     assert "none applied" not in log
+
+
+def test_meta_can_subscribe_the_cloud_webhook_with_the_verify_token(stack):
+    if stack.whatsapp_channel != "whatsapp_cloud":
+        pytest.skip("Meta's verification handshake belongs to the Cloud API channel")
+    token = stack.env()["WHATSAPP_CLOUD_VERIFY_TOKEN"]
+    url = f"{stack.webhook_url}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token="
+    with urllib.request.urlopen(url + urllib.parse.quote(token), timeout=10) as answer:
+        assert answer.read() == b"1158201444"
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(url + "not-the-token", timeout=10)
+    assert err.value.code == 403

@@ -44,6 +44,7 @@ from actions.office import (
 from actions.reminder import ActionSendReminder
 from actions.session import ActionSessionStart
 from actions.short_answer import ActionShortAnswer
+from actions.trust import RECORDA, TAP, TEXT, UNVERIFIED, origin
 from bot.booking import BOOKED, CANCELLED, CONFIRMED, Appointment
 from bot.booking.outbox import (
     DONE,
@@ -64,6 +65,7 @@ from bot.dev.sandbox.booking_seed import (
 )
 from bot.foundation.languages import LANGUAGES, format_short_date, format_when
 from bot.foundation.phone import check_for_whatsapp
+from bot.foundation.settings import WHATSAPP_CHANNELS
 from bot.messaging import seal as channel_seal
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
@@ -1000,6 +1002,7 @@ FORGERIES = {
     "Rasa's REST channel": {"channel": "rest", "sealed": False},
     "Rasa's HTTP API (no channel)": {"channel": None, "sealed": False},
     "WhatsApp channel name, no seal": {"channel": "messagebird", "sealed": False},
+    "WhatsApp Cloud channel name, no seal": {"channel": "whatsapp_cloud", "sealed": False},
 }
 
 
@@ -1048,6 +1051,46 @@ async def test_a_seal_of_another_sender_is_refused(env, domain, cast, booking_se
     await run(ActionCancelAppointment(), tracker, domain)
 
     assert fetch(booking_service, victim.appointment.id).status == BOOKED
+
+
+@pytest.mark.parametrize("channel", WHATSAPP_CHANNELS)
+def test_both_whatsapp_channels_seal_what_the_actions_trust(channel):
+    """MessageBird and the WhatsApp Cloud API are trusted alike; only
+    Recorda's own trigger counts without a seal."""
+    sender = "+34612000001"
+    assert origin(tap(sender, "cancel_appointment", "A1", "ca", channel=channel), ACTION_TOKEN) == TAP
+    assert origin(typed(sender, "greet", "hola", "ca", channel=channel), ACTION_TOKEN) == TEXT
+    assert origin(external(sender, "EXTERNAL_appointment_reminder", {}), ACTION_TOKEN) == RECORDA
+    unsealed = tap(sender, "cancel_appointment", "A1", "ca", channel=channel, sealed=False)
+    assert origin(unsealed, ACTION_TOKEN) == UNVERIFIED
+
+
+@pytest.mark.parametrize("sealed_by,arrived_on", [("messagebird", "whatsapp_cloud"),
+                                                  ("whatsapp_cloud", "messagebird")])
+def test_a_seal_is_only_good_on_the_channel_that_made_it(sealed_by, arrived_on):
+    sender = "+34612000001"
+    tracker = tap(sender, "cancel_appointment", "A1", "ca", channel=arrived_on)
+    user = tracker.events[-1]
+    user["metadata"][channel_seal.METADATA_KEY] = channel_seal.seal(
+        ACTION_TOKEN, sealed_by, sender, user["message_id"], "button", user["text"])
+    assert origin(tracker, ACTION_TOKEN) == UNVERIFIED
+
+
+async def test_a_tap_through_whatsapp_cloud_cancels_like_one_through_messagebird(
+        env, domain, cast, booking_service):
+    person = cast.take("es")
+    appointment = person.appointment
+    schedule_reminder(env, person)
+
+    messages, events = await run(ActionCancelAppointment(), tap(
+        person.phone, "cancel_appointment", appointment.id, "es", channel="whatsapp_cloud"), domain)
+
+    assert fetch(booking_service, appointment.id).status == CANCELLED
+    assert texts(messages) == [response_text("utter_cancelled", "es", when=when(appointment, "es"),
+                                             link=booking_link("es"))]
+    assert events == [SlotSet("appointment_id", appointment.id), SlotSet("open_question", None)]
+    answer = env.reminders.history(appointment.id)[-1]
+    assert (answer.event, answer.detail) == (states.CANCELLED, {"channel": "button"})
 
 
 @pytest.mark.parametrize("forgery", list(FORGERIES))

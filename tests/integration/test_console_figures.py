@@ -236,6 +236,38 @@ async def test_the_page_shows_the_figures_of_the_range_and_office(booking, conso
     assert all(f"office={OFFICE}" in link and f"from={history.first}" in link for link in links)
 
 
+async def test_cost_priced_by_the_provider_per_billable_message(booking, tmp_path):
+    """WhatsApp Cloud API statuses carry Meta's pricing: the cost table
+    prices billable messages by category (RECORDA_WHATSAPP_CATEGORY_PRICES)
+    and free ones at nothing."""
+    from tests.support.console import start_console, stop_console
+    # As the `console` fixture starts it, with a category price.
+    served, server = await start_console(tmp_path, booking, whatsapp_category_prices=(("utility", 0.0141),))
+    try:
+        first, last = sandbox_past_days()
+        listed = [a for day in service_days(first, last) for a in await appointments_on(booking, day)]
+        billable, free = [a for a in listed if a.office_id == OFFICE][:2]
+        store = ReminderStore(served.settings.db_url)
+        for appointment, priced in ((billable, {"billable": True, "category": "utility", "model": "PMP"}),
+                                    (free, {"billable": False, "category": "service", "model": "PMP"})):
+            at = send(store, appointment)
+            store.apply_provider_status(f"m-{appointment.id}", "delivered", at=at + timedelta(minutes=1),
+                                        pricing=priced)
+        staff = await served.client("staff")
+        status, html = await staff.get("/console/figures", **{"from": first.isoformat(),
+                                                              "to": last.isoformat(), "office": OFFICE})
+    finally:
+        await stop_console(served, server)
+    assert status == 200, html
+    document = page(html)
+    assert table_of(document, "cost")["Total"] == ["2", "1", "€0.01"]
+    notes = [p.text() for p in document.one("section", id="cost").all("p")]
+    assert "WhatsApp category “service”: 0 of 1 messages billable, €0.00." in notes
+    assert "WhatsApp category “utility”: 1 of 1 messages billable, €0.01." in notes
+    # Every message was priced by the provider: no price per conversation applies.
+    assert not any("per delivered reminder" in note for note in notes)
+
+
 async def test_by_default_the_last_30_days_of_every_office(booking, console):
     await seed(booking, console)
     staff = await console.client("staff")
@@ -384,7 +416,7 @@ async def test_with_the_booking_system_down_the_store_figures_remain(booking, co
 # --- every word of every table exists in the three languages ------------------------------
 def test_every_table_row_column_and_title_has_its_words():
     from bot.apps.web.console.texts import Translator
-    from bot.console.figure_tables import figure_tables
+    from bot.console.figure_tables import cost_table, figure_tables
     from bot.console.figure_tables import headlines as headline_figures
     from bot.foundation.languages import LANGUAGES
     from bot.reminders.provider_status import REASON_LABELS
@@ -394,6 +426,7 @@ def test_every_table_row_column_and_title_has_its_words():
     figures = compute_figures([], [], Period(date(2026, 11, 2), date(2026, 11, 3)))
     keys = {f"figures_head_{h.key}" for h in headline_figures(figures)}
     keys |= {f"reason_{reason}" for reason in REASON_LABELS}
+    keys |= {note.key for note in cost_table(figures_priced_by_the_provider()).notes}
     for table in figure_tables(figures):
         name = table.name.replace("-", "_")
         keys |= {f"figures_{name}_title", f"figures_{name}_help", table.row_heading}
@@ -403,3 +436,21 @@ def test_every_table_row_column_and_title_has_its_words():
     for language in LANGUAGES:
         t = Translator(language)
         assert [key for key in sorted(keys) if t(key) == key] == [], language
+
+
+def figures_priced_by_the_provider():
+    """The figures of one reminder whose delivery status carried Meta's pricing."""
+    from bot.reminders.store import Reminder, ReminderEvent
+    from bot.reports.compute import compute_figures
+    from bot.reports.figure_types import Period
+    from bot.reports.reminder_history import ReminderHistory
+
+    at = datetime(2026, 11, 2, 17, tzinfo=MADRID)
+    reminder = Reminder(id=1, appointment_id="P1", service_date=date(2026, 11, 3), office_id=OFFICE,
+                        phone="+34612345678", language="ca", state=states.DELIVERED, reason=None,
+                        error_code=None, provider_message_id="wamid.P1", was_read=False, created_at=at,
+                        updated_at=at, sent_at=at, window_closes_at=None)
+    events = [ReminderEvent(states.SENT, True, at, "connector", None),
+              ReminderEvent(states.DELIVERED, True, at, "provider",
+                            {"pricing": {"billable": True, "category": "utility", "model": "PMP"}})]
+    return compute_figures([ReminderHistory(reminder, events)], [], Period(date(2026, 11, 2), date(2026, 11, 3)))

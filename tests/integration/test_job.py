@@ -13,18 +13,21 @@ from collections import Counter
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 import bot.foundation.clock
+from bot.apps.worker import rasa_notifier
 from bot.booking import Appointment
+from bot.booking.outbox import DONE, Operation
 from bot.dev.processes import free_port
 from bot.foundation.languages import format_when
 from bot.foundation.phone import check_for_whatsapp
-from bot.foundation.settings import PROJECT_ROOT
+from bot.foundation.settings import PROJECT_ROOT, Settings
 from bot.offices.service_days import next_service_day
 from bot.reminders import states
-from bot.reminders.job import JobSummary, PlannedReminder, RateLimiter, send_all
+from bot.reminders.job import JobSummary, PlannedReminder, RateLimiter, rasa_trigger, send_all
 from bot.reminders.store import ReminderStore
 from tests.support.booking_sandbox import madrid_today
 
@@ -33,11 +36,12 @@ MADRID = ZoneInfo("Europe/Madrid")
 
 class FakeAssistant:
     """Answers POST /conversations/<id>/trigger_intent like Rasa with the
-    MessageBird channel: one claim, one send per appointment."""
+    WhatsApp channel `channel`: one claim, one send per appointment."""
 
-    def __init__(self, db_url: str, delay: float = 0.05):
+    def __init__(self, db_url: str, delay: float = 0.05, channel: str = "messagebird"):
         self.store = ReminderStore(db_url)
         self.delay = delay
+        self.channel = channel
         self.sends = Counter()
         self.triggers = 0
         self.senders = {}
@@ -45,7 +49,7 @@ class FakeAssistant:
 
     async def trigger(self, request: web.Request) -> web.Response:
         assert request.query.get("token") == "test-rasa-token"
-        assert request.query.get("output_channel") == "messagebird"
+        assert request.query.get("output_channel") == self.channel
         body = await request.json()
         assert body["name"] == "EXTERNAL_appointment_reminder"
         self.triggers += 1
@@ -144,6 +148,61 @@ async def test_dry_run_sends_and_records_nothing(booking_service, booking, db_ur
     assert assistant.triggers == 0
     assert ReminderStore(db_url).for_day(day) == []
     assert "Would send" in output and "+34 6••" in output  # numbers masked
+
+
+async def test_reminders_go_through_the_configured_whatsapp_channel(db_url, monkeypatch):
+    monkeypatch.setenv("RECORDA_WHATSAPP_CHANNEL", "whatsapp_cloud")
+    async with FakeAssistant(db_url, delay=0, channel="whatsapp_cloud") as assistant:
+        monkeypatch.setenv("RECORDA_RASA_URL", f"http://127.0.0.1:{assistant.port}")
+        monkeypatch.setenv("RECORDA_RASA_TOKEN", "test-rasa-token")
+        settings = Settings.from_env()
+        assert settings.whatsapp_channel == "whatsapp_cloud"
+        appointment = Appointment("CLOUD-1", "o", "p", bot.foundation.clock.now(timezone.utc), "x",
+                                  "+34612345678", "ca", "booked")
+        async with aiohttp.ClientSession() as session:
+            await rasa_trigger(session, settings)("+34612345678", appointment)
+    assert assistant.triggers == 1 and assistant.senders == {"CLOUD-1": "+34612345678"}
+
+
+async def test_worker_notices_go_through_the_configured_whatsapp_channel(monkeypatch):
+    """The retry worker's word on a queued cancel starts its bot turn on the
+    deployment's WhatsApp channel, as the daily job does."""
+    seen = []
+
+    async def trigger(request: web.Request) -> web.Response:
+        seen.append((request.match_info["conversation"], request.query.get("output_channel"),
+                     await request.json()))
+        return web.json_response({"tracker": {}})
+
+    app = web.Application()
+    app.router.add_post("/conversations/{conversation}/trigger_intent", trigger)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        monkeypatch.setenv("RECORDA_WHATSAPP_CHANNEL", "whatsapp_cloud")
+        monkeypatch.setenv("RECORDA_RASA_URL", f"http://127.0.0.1:{port}")
+        settings = Settings.from_env()
+        op = Operation(1, "Q-1", "cancel", "+34612345678", "ca", DONE, 1, None, False)
+        async with aiohttp.ClientSession() as session:
+            await rasa_notifier(session, settings)(op)
+    finally:
+        await runner.cleanup()
+    assert seen == [("+34612345678", "whatsapp_cloud", {
+        "name": "EXTERNAL_booking_update",
+        "entities": {"appointment_id": "Q-1", "operation": "cancel", "outcome": "done"}})]
+
+
+async def test_an_unknown_whatsapp_channel_stops_the_job_before_anything_is_sent(
+        booking_service, db_url):
+    async with FakeAssistant(db_url, delay=0) as assistant:
+        env = dict(job_env(db_url, booking_service, assistant.port), RECORDA_WHATSAPP_CHANNEL="telegram")
+        proc = await run_job_process(env, next_service_day(madrid_today()))
+        output = (await proc.communicate())[0].decode()
+    assert proc.returncode != 0
+    assert "RECORDA_WHATSAPP_CHANNEL is 'telegram'; it must be one of messagebird, whatsapp_cloud" in output
+    assert assistant.triggers == 0
 
 
 async def test_rate_limit_is_respected(db_url):

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from rich.console import Console
 
-from bot.apps.reports import csv_rows, print_tables
+from bot.apps.reports import csv_rows, parse_args, pricing, print_tables
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW, Appointment
-from bot.foundation.settings import PROJECT_ROOT
+from bot.foundation.settings import PROJECT_ROOT, Settings
 from bot.offices.service_days import previous_service_day
 from bot.reminders import states
 from bot.reminders.provider_status import INVALID_NUMBER, NO_WHATSAPP, NOT_MOBILE
@@ -25,7 +25,7 @@ from bot.reminders.store import ReminderStore
 from bot.reports.compute import compute_figures
 from bot.reports.figure_types import REFERENCE, AnswerTimes, NoShowGroup, Period, Share
 from bot.reports.load import load_histories, service_days
-from bot.reports.whatsapp_cost import MonthCost, Pricing
+from bot.reports.whatsapp_cost import CategoryCost, MonthCost, Pricing
 from tests.support.booking_sandbox import appointments_on, madrid_today
 
 UTC = timezone.utc
@@ -221,6 +221,90 @@ def test_conversations_and_cost_by_month_of_sending(figures, histories):
     with_free_tier = compute_figures(histories, APPOINTMENTS, PERIOD, Pricing(0.05, 2)).conversations
     assert with_free_tier.by_month == [MonthCost("2026-10", 3, 1, 0.05), MonthCost("2026-11", 5, 3, 0.15)]
     assert (with_free_tier.total_cost_eur, with_free_tier.free_per_month) == (0.2, 2)
+    # MessageBird's statuses carry no pricing: category prices change nothing.
+    assert all(h.events and all("pricing" not in (e.detail or {}) for e in h.events) for h in histories)
+    assert conversations.by_category == []
+    with_category_prices = compute_figures(histories, APPOINTMENTS, PERIOD,
+                                           Pricing(0.05, 2, (("utility", 0.0141),))).conversations
+    assert with_category_prices == with_free_tier
+
+
+# --- Meta's per-message pricing ------------------------------------------------------
+UTILITY = {"billable": True, "category": "utility", "model": "PMP"}
+SERVICE_FREE = {"billable": False, "category": "service", "model": "PMP"}
+MARKETING = {"billable": True, "category": "marketing", "model": "PMP"}
+AUTHENTICATION = {"billable": True, "category": "authentication", "model": "PMP"}
+META_PRICES = Pricing(0.05, 1, (("marketing", 0.0509), ("utility", 0.0141)))
+
+
+def seed_priced_history(store: ReminderStore) -> None:
+    """WhatsApp Cloud API statuses with Meta's pricing, and one without."""
+    # October (Friday's sends): a billable utility reminder, a free one.
+    send(store, "P1", MONDAY, FRIDAY_SEND)
+    status(store, "P1", "sent", utc(10, 30, 16, 0, 5), pricing=UTILITY)
+    status(store, "P1", "delivered", utc(10, 30, 16, 1), pricing=UTILITY)
+    send(store, "P2", MONDAY, FRIDAY_SEND)
+    status(store, "P2", "delivered", utc(10, 30, 16, 1), pricing=SERVICE_FREE)
+    # November (Monday's sends).
+    send(store, "P3", TUESDAY, MONDAY_SEND)                  # the receipt's pricing, not the estimate
+    status(store, "P3", "sent", utc(11, 2, 17, 0, 5), pricing=MARKETING)
+    status(store, "P3", "read", utc(11, 2, 17, 3), pricing=UTILITY)   # read without delivered
+    send(store, "P4", TUESDAY, MONDAY_SEND)                  # an estimate when sent, never delivered
+    status(store, "P4", "sent", utc(11, 2, 17, 0, 5), pricing=UTILITY)
+    send(store, "P5", TUESDAY, MONDAY_SEND)                  # a status without pricing
+    status(store, "P5", "delivered", utc(11, 2, 17, 1))
+    send(store, "P6", TUESDAY, MONDAY_SEND)                  # the receipt came after the answer
+    store.record_answer("P6", states.CONFIRMED, "button", at=utc(11, 2, 17, 10))
+    status(store, "P6", "delivered", utc(11, 2, 17, 20), pricing=AUTHENTICATION)
+
+
+def test_provider_pricing_costs_billable_messages_by_category(db_url):
+    store = ReminderStore(db_url)
+    seed_priced_history(store)
+    histories = load_histories(store, MONDAY, TUESDAY, OFFICE)   # reads the statuses' detail
+    conversations = compute_figures(histories, [], PERIOD, META_PRICES).conversations
+
+    assert conversations.by_month == [
+        MonthCost("2026-10", 2, 1, 0.0141),           # P1 utility; P2 not billable: free
+        # P3 utility 0.0141 + P6 authentication, no price of its own: 0.05; P5 unpriced, the free one.
+        MonthCost("2026-11", 3, 2, 0.0641)]
+    assert (conversations.total_conversations, conversations.total_cost_eur) == (5, 0.0782)
+    assert conversations.by_category == [
+        CategoryCost("authentication", 1, 1, 0.05, 0.05),
+        CategoryCost("service", 1, 0, 0.05, 0.0),
+        CategoryCost("utility", 2, 2, 0.0141, 0.0282)]   # P1, P3; P4 was never delivered
+
+    # The free tier is for the unpriced conversations only.
+    no_free_tier = compute_figures(histories, [], PERIOD, Pricing(0.05, 0, META_PRICES.category_prices))
+    assert no_free_tier.conversations.by_month[1] == MonthCost("2026-11", 3, 3, 0.1141)
+
+
+def test_provider_pricing_in_the_csv_and_tables(db_url):
+    store = ReminderStore(db_url)
+    seed_priced_history(store)
+    figures = compute_figures(load_histories(store, MONDAY, TUESDAY, OFFICE), [], PERIOD, META_PRICES)
+    rows = {(section, name): value for section, name, value, _, _ in csv_rows(figures.to_dict())}
+    assert rows[("conversations", "by_category.utility.billable")] == 2
+    assert rows[("conversations", "by_category.service.cost_eur")] == 0.0
+    assert rows[("conversations", "by_month.2026-11.cost_eur")] == 0.0641
+
+    out = Console(file=io.StringIO(), width=300)
+    print_tables(figures, out)
+    text = " ".join(out.file.getvalue().split())
+    assert "0.05 EUR per delivered reminder, 1 free a month" in text   # P5 had no pricing
+    assert "utility 0.0141 EUR (2 of 2 billable)" in text and "service 0.05 EUR (0 of 1 billable)" in text
+
+
+def test_category_prices_of_the_command_line_over_the_settings():
+    settings = Settings(db_url="sqlite://", booking_url="", booking_token="", rasa_url="", rasa_token="",
+                        timezone=MADRID, default_region="ES", default_language="ca",
+                        whatsapp_category_prices=(("marketing", 0.05), ("utility", 0.01)))
+    args = parse_args(["--from", "2026-11-01", "--to", "2026-11-30", "--price", "0.03",
+                       "--price-utility", "0.0141", "--price-authentication", "0.03"])
+    assert pricing(args, settings) == Pricing(0.03, 0, (("authentication", 0.03), ("marketing", 0.05),
+                                                        ("utility", 0.0141)))
+    plain = parse_args(["--from", "2026-11-01", "--to", "2026-11-30"])
+    assert pricing(plain, settings) == Pricing(0.04, 0, settings.whatsapp_category_prices)
 
 
 def test_to_dict_is_plain_json_with_the_reference(figures):

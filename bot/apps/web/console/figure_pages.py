@@ -154,8 +154,7 @@ async def gather_figures(services: ConsoleServices, query: FiguresQuery,
             log.warning("Figures: appointments unreadable, store figures only: %s", exc)
             return [], True
     period = Period(query.first_day, query.last_day, query.office_id, settings.timezone.key)
-    # RECORDA_WHATSAPP_PRICE and RECORDA_FREE_CONVERSATIONS (0.04 EUR, none free by default).
-    pricing = Pricing(settings.whatsapp_price, settings.free_conversations_per_month)
+    pricing = Pricing.from_settings(settings)
     # The store is read, and its part of the figures computed, while the
     # booking system answers.
     facts, (appointments, booking_down) = await asyncio.gather(
