@@ -154,7 +154,7 @@ def _status(status: webhook.Status) -> StatusUpdate:
     error = status.errors[0] if status.errors else webhook.Error()
     pricing = status.pricing
     return StatusUpdate(status.id, status.status, error.number, error.text, status.at,
-                        Pricing(pricing.billable, pricing.category, pricing.pricing_model) if pricing else None)
+                        Pricing(pricing.is_billable, pricing.category, pricing.pricing_model) if pricing else None)
 
 
 def _tap(message: webhook.Message, where: str) -> Optional[Tuple[Optional[str], str]]:

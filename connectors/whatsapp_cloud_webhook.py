@@ -84,6 +84,15 @@ class Pricing(StrictObject):
     billable: Optional[StrictBool] = None
     pricing_model: Optional[ShortText] = None   # "CBP" until July 2025, then "PMP"
     category: Optional[ShortText] = None        # utility, marketing, service...
+    # "regular", or why it is free ("free_customer_service", "free_entry_point"):
+    # per-message pricing says this where `billable` is on its way out.
+    type: Optional[ShortText] = None
+
+    @property
+    def is_billable(self) -> Optional[bool]:
+        if self.type is not None and self.type.startswith("free"):
+            return False
+        return self.billable
 
 
 class Status(StrictObject):

@@ -2,7 +2,7 @@
 conversations as Rasa recorded them, never a copy.
 
 Rasa 3.6's SQLTrackerStore writes one row per event: id, sender_id (the
-citizen's number in E.164 for the MessageBird channel), type_name ("user",
+citizen's number in E.164 for the WhatsApp channels), type_name ("user",
 "bot", "action", "slot", ...), timestamp (Unix seconds), intent_name,
 action_name and data (the event as JSON). This module only reads it, except
 for the retention purge. Before Rasa has run there is no table: every query

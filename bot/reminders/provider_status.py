@@ -6,7 +6,8 @@ from typing import Optional
 
 from bot.reminders import states
 
-# MessageBird's SDKs disagree on the list; unknown values move nothing.
+# Both providers: MessageBird (whose SDKs disagree on the list) and Meta (sent,
+# delivered, read, failed). Unknown values move nothing.
 _STATUS_TO_STATE = {
     "accepted": states.SENT, "pending": states.SENT, "sent": states.SENT,
     "transmitted": states.SENT, "buffered": states.SENT, "dispatched": states.SENT,

@@ -205,14 +205,18 @@ class ReminderStore:
 
     def histories_between(self, first_day: date, last_day: date, office_id: Optional[str] = None,
                           events: Optional[Sequence[str]] = None,
-                          details: Optional[Sequence[str]] = None) -> Dict[int, List[ReminderEvent]]:
+                          details: Optional[Sequence[str]] = None,
+                          details_mentioning: Optional[Dict[str, str]] = None) -> Dict[int, List[ReminderEvent]]:
         """The history of every reminder that `between` selects, by reminder
         id, in the order recorded: one query instead of one per reminder.
         `events`: only those kinds of event (what a reader needs).
         `details`: only those kinds of event carry their detail, the others
         have detail None. A month of a large town is ~60,000 events, and
         decoding every detail's JSON was a quarter of reading them, for
-        figures that read the detail of answers and failures only."""
+        figures that read the detail of answers and failures only.
+        `details_mentioning`: kinds whose detail is decoded only when its
+        JSON text contains that word (the delivered statuses carry a price
+        only from some providers)."""
         e = reminder_events.c
         # The columns a ReminderEvent needs, unpacked by position below:
         # much cheaper than Row attribute access at this many rows.
@@ -222,11 +226,15 @@ class ReminderStore:
         if events is not None:
             query = query.where(e.event.in_(list(events)))
         wanted = None if details is None else frozenset(details)
+        mentioning = details_mentioning or {}
         histories: Dict[int, List[ReminderEvent]] = {}
         with self.engine.connect() as conn:
             # Row by row, as between() does.
             for reminder_id, kind, applied, at, source, detail in conn.execute(query.order_by(e.id)):
-                decoded = _decoded(detail) if wanted is None or kind in wanted else None
+                decoded = None
+                if (wanted is None or kind in wanted) and (kind not in mentioning
+                                                           or (detail and mentioning[kind] in detail)):
+                    decoded = _decoded(detail)
                 event = ReminderEvent(kind, applied, _aware(at), source, decoded)
                 histories.setdefault(reminder_id, []).append(event)
         return histories

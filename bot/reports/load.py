@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 from bot.booking import Appointment, BookingSystem
 from bot.offices.service_days import is_service_day
 from bot.reminders.store import ReminderStore
-from bot.reports.reminder_history import DETAILS_USED, EVENTS_USED, ReminderHistory
+from bot.reports.reminder_history import DETAILS_ONLY_MENTIONING, DETAILS_USED, EVENTS_USED, ReminderHistory
 
 
 def load_histories(store: ReminderStore, first_day: date, last_day: date,
@@ -23,7 +23,7 @@ def load_histories(store: ReminderStore, first_day: date, last_day: date,
     is most of a busy store's rows and of the time to read them)."""
     with collector_paused():
         events = store.histories_between(first_day, last_day, office_id, events=EVENTS_USED,
-                                         details=DETAILS_USED)
+                                         details=DETAILS_USED, details_mentioning=DETAILS_ONLY_MENTIONING)
         return [ReminderHistory(reminder, events.get(reminder.id, []))
                 for reminder in store.between(first_day, last_day, office_id)]
 

@@ -22,6 +22,8 @@ PRICED_EVENTS = (states.DELIVERED, states.READ)
 # The events whose detail facts_of reads (answer_channel, _failure_reason,
 # _provider_pricing): loaders may leave the others' undecoded.
 DETAILS_USED = PRICED_EVENTS + (states.FAILED,) + tuple(states.ANSWERS)
+# ... and of the priced events, only those whose detail names a price.
+DETAILS_ONLY_MENTIONING = {kind: '"pricing"' for kind in PRICED_EVENTS}
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,13 @@ def test_status_with_pricing():
     assert event.pricing == Pricing(True, "utility", "PMP")
 
 
+@pytest.mark.parametrize("kind", ["free_customer_service", "free_entry_point"])
+def test_a_message_meta_says_is_free_is_not_billable_whatever_billable_says(kind):
+    event = one(envelope(status("wamid.out-1", "delivered", pricing={
+        "billable": True, "pricing_model": "PMP", "category": "utility", "type": kind})))
+    assert event.pricing == Pricing(False, "utility", "PMP")
+
+
 def test_failed_status_keeps_the_first_error():
     event = one(envelope(status("wamid.out-1", "failed", errors=[
         {"code": 131026, "title": "Message undeliverable", "message": "Message undeliverable",
