@@ -4,7 +4,6 @@ past service days (bot.dev.sandbox.history) against the real booking sandbox,
 judged by the service figures (bot.reports)."""
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import json
@@ -20,7 +19,7 @@ import pytest
 import pytest_asyncio
 
 import bot.foundation.clock
-from bot.apps.reports import gather_figures
+from bot.apps.reports import gather_figures, parse_args
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
 from bot.booking.rest import RestBookingSystem
 from bot.dev.sandbox import booking_seed
@@ -312,7 +311,7 @@ def history(history_env):
 
 
 async def figures_of(settings, first, last):
-    args = argparse.Namespace(first_day=first, last_day=last, office=None, price=0.04, free_per_month=0)
+    args = parse_args(["--from", first.isoformat(), "--to", last.isoformat()])
     return await gather_figures(args, settings)
 
 
