@@ -9,9 +9,7 @@ connectors/whatsapp_channel.py; this module is MessageBird's side of it.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from sanic.request import Request
@@ -24,6 +22,7 @@ from connectors.messagebird_signature import HEADER, SignatureError, verify_webh
 from connectors.webhook_json import read_json
 from connectors.whatsapp_channel import (
     DEFAULT_MAX_BODY_BYTES,
+    ChannelSettings,
     Event,
     WebhookRefused,
     WhatsAppInput,
@@ -80,31 +79,20 @@ class MessageBirdInput(WhatsAppInput):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "MessageBirdInput":
-        creds = credentials or {}
         settings = Settings.from_env()
-
-        def setting(key: str, default: Any = None) -> Any:
-            env = os.environ.get(f"MESSAGEBIRD_{key.upper()}")
-            value = env if env not in (None, "") else creds.get(key)
-            return default if value in (None, "") else value
-
-        for key in ("access_key", "channel_id", "signing_key"):
-            if not setting(key):
-                raise ValueError(f"MessageBird channel: `{key}` is missing in credentials.yml "
-                                 f"(or MESSAGEBIRD_{key.upper()})")
-        languages = setting("template_languages", {"ca": "ca", "es": "es", "en": "en"})
-        if isinstance(languages, str):
-            languages = json.loads(languages)
+        setting = ChannelSettings(credentials, "MESSAGEBIRD_", "MessageBird")
+        setting.require("access_key", "channel_id", "signing_key")
         warn_if_rasa_unpatched(log)
         return cls(
-            api_url=setting("api_url", DEFAULT_API_URL), access_key=setting("access_key"),
-            channel_id=setting("channel_id"), signing_key=setting("signing_key"),
-            webhook_url=setting("webhook_url"),
-            template_namespace=setting("template_namespace", ""),
-            template_name=setting("template_name", "recorda_appointment_reminder"),
-            template_languages=languages, default_region=setting("default_region", "ES"),
+            api_url=setting.get("api_url", DEFAULT_API_URL), access_key=setting.get("access_key"),
+            channel_id=setting.get("channel_id"), signing_key=setting.get("signing_key"),
+            webhook_url=setting.get("webhook_url"),
+            template_namespace=setting.get("template_namespace", ""),
+            template_name=setting.get("template_name", "recorda_appointment_reminder"),
+            template_languages=setting.mapping("template_languages", {"ca": "ca", "es": "es", "en": "en"}),
+            default_region=setting.get("default_region", "ES"),
             db_url=settings.db_url, seal_secret=settings.action_token,
-            max_body_bytes=int(setting("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
+            max_body_bytes=int(setting.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
         )
 
     def __init__(self, api_url: str, access_key: str, channel_id: str, signing_key: str,

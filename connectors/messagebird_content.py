@@ -10,21 +10,21 @@ from bot.messaging import payloads
 from bot.messaging.inbound import InboundMessage, StatusUpdate
 from connectors import messagebird_webhook as webhook
 from connectors.webhook_json import MalformedWebhook, parse
+from connectors.whatsapp_limits import (
+    LIST_BUTTON_LABEL,
+    MAX_BUTTON_ID,
+    MAX_BUTTON_TITLE,
+    MAX_INTERACTIVE_BODY,
+    MAX_LIST_ROWS,
+    MAX_REPLY_BUTTONS,
+    MAX_ROW_DESCRIPTION,
+    MAX_ROW_TITLE,
+    shorten,
+)
 
 # WhatsApp's own limits (docs/architecture.md).
-MAX_REPLY_BUTTONS = 3
-MAX_BUTTON_TITLE = 20
-MAX_LIST_ROWS = 10
-MAX_ROW_TITLE = 24
-MAX_ROW_DESCRIPTION = 72
-MAX_INTERACTIVE_BODY = 1024
-MAX_BUTTON_ID = 256
-LIST_BUTTON_LABEL = "☰"
 
 
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # --- outbound ---------------------------------------------------------------
@@ -48,7 +48,7 @@ def buttons_content(text: str, buttons: List[Dict[str, Any]]) -> List[Tuple[str,
             "body": {"text": body},
             "action": {"buttons": [
                 {"id": str(b.get("payload") or b["title"]), "type": "reply",
-                 "title": _shorten(b["title"], MAX_BUTTON_TITLE)} for b in buttons]},
+                 "title": shorten(b["title"], MAX_BUTTON_TITLE)} for b in buttons]},
         }}))
     elif 0 < len(usable) == len(buttons) <= MAX_LIST_ROWS:
         messages.append(("interactive", {"interactive": {
@@ -56,8 +56,8 @@ def buttons_content(text: str, buttons: List[Dict[str, Any]]) -> List[Tuple[str,
             "body": {"text": body},
             "action": {"button": LIST_BUTTON_LABEL, "sections": [{"rows": [
                 {"id": str(b.get("payload") or b["title"]),
-                 "title": _shorten(b["title"], MAX_ROW_TITLE),
-                 **({"description": _shorten(b["title"], MAX_ROW_DESCRIPTION)}
+                 "title": shorten(b["title"], MAX_ROW_TITLE),
+                 **({"description": shorten(b["title"], MAX_ROW_DESCRIPTION)}
                     if len(b["title"]) > MAX_ROW_TITLE else {})}
                 for b in buttons]}]},
         }}))

@@ -17,7 +17,9 @@ parsed (connectors/messagebird.py, connectors/whatsapp_cloud.py).
 from __future__ import annotations
 
 import abc
+import json
 import logging
+import os
 from dataclasses import asdict
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Sequence, Text, Union
 
@@ -66,6 +68,33 @@ def warn_if_rasa_unpatched(channel_log: logging.Logger) -> None:
     if not patches.rasa_patched():
         channel_log.warning("Rasa runs without Recorda's patches (slower custom actions, no guard against a "
                     "negative Content-Length): start it with `python -m bot.apps.rasa_server run ...`")
+
+
+class ChannelSettings:
+    """A channel's settings: the environment variable `<prefix><KEY>` wins
+    over the key in credentials.yml, so secrets can stay out of the file; an
+    empty value counts as unset."""
+
+    def __init__(self, credentials: Optional[Dict[Text, Any]], env_prefix: str, channel: str):
+        self.credentials = credentials or {}
+        self.env_prefix = env_prefix
+        self.channel = channel
+
+    def get(self, key: str, default: Any = None) -> Any:
+        env = os.environ.get(f"{self.env_prefix}{key.upper()}")
+        value = env if env not in (None, "") else self.credentials.get(key)
+        return default if value in (None, "") else value
+
+    def require(self, *keys: str) -> None:
+        for key in keys:
+            if not self.get(key):
+                raise ValueError(f"{self.channel} channel: `{key}` is missing in credentials.yml "
+                                 f"(or {self.env_prefix}{key.upper()})")
+
+    def mapping(self, key: str, default: Dict[str, str]) -> Dict[str, str]:
+        """A mapping: YAML in credentials.yml, JSON in the environment."""
+        value = self.get(key, default)
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class WhatsAppOutput(OutputChannel, abc.ABC):

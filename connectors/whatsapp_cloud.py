@@ -8,9 +8,7 @@ connectors/whatsapp_channel.py; this module is Meta's side of it.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 from typing import Any, Dict, List, Optional, Sequence, Text
 
 from sanic import Blueprint, response
@@ -23,6 +21,7 @@ from connectors import whatsapp_cloud_content as content
 from connectors.webhook_json import read_json
 from connectors.whatsapp_channel import (
     DEFAULT_MAX_BODY_BYTES,
+    ChannelSettings,
     Event,
     WebhookRefused,
     WhatsAppInput,
@@ -82,29 +81,19 @@ class WhatsAppCloudInput(WhatsAppInput):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WhatsAppCloudInput":
-        creds = credentials or {}
         settings = Settings.from_env()
-
-        def setting(key: str, default: Any = None) -> Any:
-            env = os.environ.get(f"WHATSAPP_CLOUD_{key.upper()}")
-            value = env if env not in (None, "") else creds.get(key)
-            return default if value in (None, "") else value
-
-        for key in REQUIRED:
-            if not setting(key):
-                raise ValueError(f"WhatsApp Cloud API channel: `{key}` is missing in credentials.yml "
-                                 f"(or WHATSAPP_CLOUD_{key.upper()})")
-        languages = setting("template_languages", DEFAULT_TEMPLATE_LANGUAGES)
-        if isinstance(languages, str):
-            languages = json.loads(languages)
+        setting = ChannelSettings(credentials, "WHATSAPP_CLOUD_", "WhatsApp Cloud API")
+        setting.require(*REQUIRED)
         warn_if_rasa_unpatched(log)
         return cls(
-            api_url=setting("api_url", DEFAULT_API_URL), api_version=setting("api_version", DEFAULT_API_VERSION),
-            phone_number_id=str(setting("phone_number_id")), access_token=setting("access_token"),
-            app_secret=setting("app_secret"), verify_token=setting("verify_token"),
-            template_name=setting("template_name", DEFAULT_TEMPLATE_NAME), template_languages=languages,
+            api_url=setting.get("api_url", DEFAULT_API_URL),
+            api_version=setting.get("api_version", DEFAULT_API_VERSION),
+            phone_number_id=str(setting.get("phone_number_id")), access_token=setting.get("access_token"),
+            app_secret=setting.get("app_secret"), verify_token=setting.get("verify_token"),
+            template_name=setting.get("template_name", DEFAULT_TEMPLATE_NAME),
+            template_languages=setting.mapping("template_languages", DEFAULT_TEMPLATE_LANGUAGES),
             db_url=settings.db_url, seal_secret=settings.action_token,
-            max_body_bytes=int(setting("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
+            max_body_bytes=int(setting.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
         )
 
     def __init__(self, api_url: str, api_version: str, phone_number_id: str, access_token: str,

@@ -9,17 +9,11 @@ token goes in a header only and is never logged; numbers are masked in logs.
 """
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from typing import Any, Dict, Optional
 
-import aiohttp
-
-from bot.foundation.phone import mask
 from bot.messaging.sms import ProviderError
-
-log = logging.getLogger(__name__)
+from connectors.provider_http import ProviderHttp
 
 # 4: app's Graph API call limit; 613: a Graph API rate limit; 80007: the
 # WhatsApp Business Account's limit; 130429: throughput; 131056: the pair
@@ -74,71 +68,35 @@ def message_id_from(body: Any) -> Optional[str]:
     return message_id if isinstance(message_id, str) and message_id else None
 
 
-class WhatsAppCloudClient:
+def _answer(status: int, raw: bytes) -> str:
+    """The wamid of a 2xx answer; WhatsAppCloudError for any other answer."""
+    answer = _decoded(raw)
+    if 200 <= status < 300:
+        message_id = message_id_from(answer)
+        if message_id is None:
+            # Accepted, perhaps sent: not worth a second copy.
+            raise WhatsAppCloudError(status, None, "answer without a message id")
+        return message_id
+    raise error_from(status, answer)
+
+
+class WhatsAppCloudClient(ProviderHttp):
     user_agent = "Recorda (Rasa WhatsApp Cloud API connector)"
 
     def __init__(self, api_url: str, api_version: str, phone_number_id: str, access_token: str,
                  timeout: float = 15.0, max_attempts: int = 5, backoff_base: float = 0.5,
                  backoff_cap: float = 8.0):
+        super().__init__(f"Bearer {access_token}", timeout, max_attempts, backoff_base, backoff_cap)
         self.url = f"{api_url.rstrip('/')}/{api_version.strip('/')}/{phone_number_id}/messages"
-        self._access_token = access_token
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self._session: Optional[aiohttp.ClientSession] = None
 
     def __repr__(self) -> str:
         return f"WhatsAppCloudClient({self.url!r})"  # never the token
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        # Created lazily: it must belong to the event loop that uses it.
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=self.timeout,
-                headers={"Authorization": f"Bearer {self._access_token}",
-                         "Accept": "application/json", "User-Agent": self.user_agent})
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    def _delay(self, attempt: int, retry_after: Optional[str]) -> float:
-        if retry_after:
-            try:
-                return max(0.0, min(float(retry_after), self.backoff_cap))
-            except ValueError:
-                pass
-        return min(self.backoff_base * (2 ** (attempt - 1)), self.backoff_cap)
+    def unreachable(self, exc: BaseException) -> WhatsAppCloudError:
+        return WhatsAppCloudError(None, None, f"unreachable: {exc!r}")
 
     async def send(self, body: Dict[str, Any]) -> str:
         """Sends one message (a body from connectors/whatsapp_cloud_content.py,
         `addressed`); returns its wamid. Raises WhatsAppCloudError."""
-        what, to = body.get("type", "message"), mask(body.get("to"))
-        last_error: Optional[WhatsAppCloudError] = None
-        for attempt in range(1, self.max_attempts + 1):
-            retry_after = None
-            try:
-                async with self._get_session().post(self.url, json=body) as resp:
-                    answer = _decoded(await resp.read())
-                    if 200 <= resp.status < 300:
-                        message_id = message_id_from(answer)
-                        if message_id is None:
-                            # Accepted, perhaps sent: not worth a second copy.
-                            raise WhatsAppCloudError(resp.status, None, "answer without a message id")
-                        return message_id
-                    last_error = error_from(resp.status, answer)
-                    if not last_error.retryable:
-                        raise last_error
-                    retry_after = resp.headers.get("Retry-After")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                # The exception's text names the host, never the headers.
-                last_error = WhatsAppCloudError(None, None, f"unreachable: {exc!r}")
-            if attempt < self.max_attempts:
-                delay = self._delay(attempt, retry_after)
-                log.warning("Send of %s to %s failed (%s); retry %d in %.1fs", what, to, last_error,
-                            attempt, delay)
-                await asyncio.sleep(delay)
-        assert last_error is not None
-        raise last_error
+        return await self.post_with_retries(self.url, body, _answer, str(body.get("type", "message")),
+                                            body.get("to"))

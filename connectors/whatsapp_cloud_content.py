@@ -17,25 +17,25 @@ from bot.messaging.inbound import BUTTON, MEDIA, TEXT, InboundMessage, Pricing, 
 from connectors import whatsapp_cloud_webhook as webhook
 from connectors.webhook_json import MalformedWebhook, parse
 from connectors.whatsapp_channel import split_text
+from connectors.whatsapp_limits import (
+    LIST_BUTTON_LABEL,
+    MAX_BUTTON_ID,
+    MAX_BUTTON_TITLE,
+    MAX_INTERACTIVE_BODY,
+    MAX_LIST_ROWS,
+    MAX_REPLY_BUTTONS,
+    MAX_ROW_DESCRIPTION,
+    MAX_ROW_ID,
+    MAX_ROW_TITLE,
+    shorten,
+)
 
 Message = Dict[str, Any]  # a message's JSON without its recipient (see `addressed`)
 Event = Union[InboundMessage, StatusUpdate]
 
 # WhatsApp's limits for interactive messages (docs/architecture.md).
-MAX_REPLY_BUTTONS = 3
-MAX_BUTTON_TITLE = 20
-MAX_BUTTON_ID = 256
-MAX_LIST_ROWS = 10
-MAX_ROW_ID = 200
-MAX_ROW_TITLE = 24
-MAX_ROW_DESCRIPTION = 72
-MAX_INTERACTIVE_BODY = 1024
-LIST_BUTTON_LABEL = "☰"
 
 
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _unique_titles(titles: List[str], limit: int) -> List[str]:
@@ -44,11 +44,11 @@ def _unique_titles(titles: List[str], limit: int) -> List[str]:
     seen: set = set()
     result = []
     for number, title in enumerate(titles, start=1):
-        short = _shorten(title, limit) or str(number)
+        short = shorten(title, limit) or str(number)
         repeat = 2
         while short in seen:
             suffix = f" {repeat}"
-            short = _shorten(title, limit - len(suffix)) + suffix
+            short = shorten(title, limit - len(suffix)) + suffix
             repeat += 1
         seen.add(short)
         result.append(short)
@@ -87,7 +87,7 @@ def buttons_messages(text: str, buttons: List[Dict[str, Any]]) -> List[Message]:
                                    for i, t in zip(ids, _unique_titles(titles, MAX_BUTTON_TITLE))]},
         }})
     elif unique and len(ids) <= MAX_LIST_ROWS and all(len(i) <= MAX_ROW_ID for i in ids):
-        rows = [{"id": i, "title": t, **({"description": _shorten(full, MAX_ROW_DESCRIPTION)}
+        rows = [{"id": i, "title": t, **({"description": shorten(full, MAX_ROW_DESCRIPTION)}
                                          if len(full) > MAX_ROW_TITLE else {})}
                 for i, t, full in zip(ids, _unique_titles(titles, MAX_ROW_TITLE), titles)]
         messages.append({"type": "interactive", "interactive": {
