@@ -21,6 +21,7 @@ ALL_DOMAIN = DOMAIN + ("bot.reports", "bot.console")
 # module prefix -> the prefixes it may import (besides its own package)
 ALLOWED: Dict[str, Tuple[str, ...]] = {
     "bot.patches": (),
+    "bot.rasa_plugins": FOUNDATION,
     "bot.foundation": FOUNDATION,
     "bot.booking": FOUNDATION,
     "bot.messaging": FOUNDATION,

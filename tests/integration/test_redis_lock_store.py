@@ -1,0 +1,161 @@
+"""The Redis lock store of several Rasa processes: every ticket is kept, and
+one citizen's messages are handled one at a time, in order, once each, even
+when they reach two processes at the same moment. Against a real Redis
+(Debian's redis-server, started here on a free port; CI installs it)."""
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import shutil
+import subprocess
+import time
+from typing import Iterator, List
+
+import pytest
+import redis
+from rasa.core.lock_store import RedisLockStore
+
+from bot.dev.processes import free_port
+from bot.rasa_plugins.redis_lock_store import AtomicRedisLockStore
+
+CITIZEN = "+34612345678"
+
+
+@pytest.fixture(scope="module")
+def redis_port(tmp_path_factory) -> Iterator[int]:
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("RECORDA_REQUIRE_REDIS"):
+            pytest.fail("redis-server is not installed (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(workdir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = redis.StrictRedis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def clean(redis_port) -> int:
+    redis.StrictRedis(port=redis_port, db=1).flushdb()
+    return redis_port
+
+
+def stores(port: int, cls=AtomicRedisLockStore):
+    """Two stores on the same Redis, as two Rasa processes have."""
+    return cls(port=port), cls(port=port)
+
+
+def test_a_ticket_taken_by_another_process_in_between_is_kept(clean):
+    first, second = stores(clean)
+    taken_meanwhile: List[int] = []
+    original = first.create_lock
+
+    # The first process reads the (missing) lock; before it writes, the
+    # second process takes a ticket for the same citizen.
+    def create_lock_while_another_takes_a_ticket(conversation_id):
+        if not taken_meanwhile:
+            taken_meanwhile.append(second.issue_ticket(conversation_id))
+        return original(conversation_id)
+
+    first.create_lock = create_lock_while_another_takes_a_ticket
+    mine = first.issue_ticket(CITIZEN)
+    lock = first.get_lock(CITIZEN)
+    assert sorted(t.number for t in lock.tickets) == sorted([taken_meanwhile[0], mine])
+    assert mine != taken_meanwhile[0]
+
+
+def test_rasas_own_store_loses_that_ticket(clean):
+    """Why this store exists: the same interleaving with Rasa 3.6's store
+    overwrites the second process's ticket."""
+    first, second = stores(clean, RedisLockStore)
+    taken_meanwhile: List[int] = []
+    original = first.get_or_create_lock
+
+    def read_while_another_takes_a_ticket(conversation_id):
+        lock = original(conversation_id)
+        if not taken_meanwhile:
+            taken_meanwhile.append(second.issue_ticket(conversation_id))
+        return lock
+
+    first.get_or_create_lock = read_while_another_takes_a_ticket
+    first.issue_ticket(CITIZEN)
+    numbers = [t.number for t in first.get_lock(CITIZEN).tickets]
+    assert len(numbers) == 1  # two tickets taken, one kept
+
+
+def test_returning_a_ticket_never_deletes_one_issued_in_between(clean):
+    first, second = stores(clean)
+    served = first.issue_ticket(CITIZEN)
+    original = first.red.transaction
+    issued: List[int] = []
+
+    def transaction_with_a_ticket_issued_in_between(func, *keys, **kwargs):
+        def interleaved(pipe):
+            pipe.get(keys[0])
+            if not issued:
+                issued.append(second.issue_ticket(CITIZEN))  # changes the watched key
+            return func(pipe)
+        return original(interleaved, *keys, **kwargs)
+
+    first.red.transaction = transaction_with_a_ticket_issued_in_between
+    first.cleanup(CITIZEN, served)
+    lock = second.get_lock(CITIZEN)
+    assert lock is not None and [t.number for t in lock.tickets] == issued
+
+
+def _handle_messages(port: int, worker: int, start, messages: int) -> None:
+    """One Rasa process: handles `messages` messages of the citizen, each
+    under the lock, recording when it starts and ends."""
+    store = AtomicRedisLockStore(port=port)
+    log = redis.StrictRedis(port=port, db=2)
+
+    async def handle(n: int) -> None:
+        async with store.lock(CITIZEN, lock_lifetime=30, wait_time_in_seconds=0.005):
+            log.rpush("events", f"start {worker}:{n}")
+            await asyncio.sleep(0.002)  # the turn: NLU, actions, answer
+            log.rpush("events", f"end {worker}:{n}")
+
+    async def burst() -> None:
+        await asyncio.gather(*(handle(n) for n in range(messages)))
+
+    start.wait()
+    asyncio.run(burst())
+
+
+def test_two_processes_handle_one_citizens_messages_one_at_a_time_once_each(clean):
+    redis.StrictRedis(port=clean, db=2).flushdb()
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    workers = [context.Process(target=_handle_messages, args=(clean, w, start, 15)) for w in range(2)]
+    for w in workers:
+        w.start()
+    time.sleep(1.0)  # both started and connected: the messages then arrive together
+    start.set()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    events = [e.decode() for e in redis.StrictRedis(port=clean, db=2).lrange("events", 0, -1)]
+    # Never two turns at once: every start is followed by its own end.
+    for begin, end in zip(events[::2], events[1::2]):
+        assert begin.startswith("start ") and end == "end " + begin.split(" ", 1)[1]
+    handled = [e.split(" ", 1)[1] for e in events[::2]]
+    assert sorted(handled) == sorted(f"{w}:{n}" for w in range(2) for n in range(15))  # once each
+    # Within one process, in the order the messages came.
+    for w in range(2):
+        mine = [int(h.split(":")[1]) for h in handled if h.startswith(f"{w}:")]
+        assert mine == sorted(mine)
+    assert AtomicRedisLockStore(port=clean).get_lock(CITIZEN) is None  # nothing left behind
