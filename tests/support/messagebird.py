@@ -18,12 +18,10 @@ from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional, Tuple
 
 import aiohttp
-from sanic import Sanic
 
-from bot.dev.processes import free_port
-from bot.dev.served_app import serve, shut
 from connectors.messagebird import MessageBirdInput
 from connectors.messagebird_signature import HEADER, sign_webhook
+from tests.support.channel_harness import ChannelHarness
 
 SIGNING_KEY = "test-signing-key-at-least-32-bytes-long"
 CITIZEN = "+34612345678"
@@ -49,37 +47,16 @@ def status(message_id: str, status_: str, error: dict = None) -> dict:
     return {"type": "message.updated", "message": message}
 
 
-class Webhook:
+class Webhook(ChannelHarness):
     """The connector's blueprint on a real Sanic server; what it hands to
     Rasa is kept in `received`."""
 
     def __init__(self, db_url: Optional[str], api_url: str = NO_PROVIDER, **channel_options):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
-        self.received: List[Any] = []
-        self.fail_next = False
-        self.channel = MessageBirdInput(
+        super().__init__(MessageBirdInput(
             api_url=api_url, access_key="ak", channel_id="channel", signing_key=SIGNING_KEY,
             webhook_url=None, template_namespace="ns", template_name="recorda_appointment_reminder",
             template_languages={"ca": "ca", "es": "es", "en": "en"}, db_url=db_url,
-            **channel_options)
-        self.channel.client.backoff_base = 0.01
-
-    async def on_new_message(self, message):
-        if self.fail_next:
-            self.fail_next = False
-            raise RuntimeError("assistant crashed")
-        self.received.append(message)
-
-    async def start(self) -> "Webhook":
-        app = Sanic(f"webhook_test_{self.port}")
-        app.blueprint(self.channel.blueprint(self.on_new_message), url_prefix="/webhooks/messagebird")
-        self.server = await serve(app, self.port)
-        return self
-
-    async def stop(self) -> None:
-        await shut(self.server)
-        await self.channel.client.close()
+            **channel_options))
 
     def sign(self, data: bytes, key: str = SIGNING_KEY) -> str:
         return sign_webhook(key, self.url, data)

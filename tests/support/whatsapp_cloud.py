@@ -15,12 +15,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import aiohttp
 from aiohttp import web
-from sanic import Sanic
 
-from bot.dev.processes import free_port
-from bot.dev.served_app import serve, shut
 from connectors.whatsapp_cloud import WhatsAppCloudInput
 from connectors.whatsapp_cloud_signature import HEADER, sign
+from tests.support.channel_harness import ChannelHarness
 from tests.support.recording_server import RecordingServer
 
 APP_SECRET = "test-app-secret-0123456789abcdef"
@@ -100,36 +98,15 @@ class MetaApi(RecordingServer):
 
 
 # --- the channel ----------------------------------------------------------------------
-class CloudWebhook:
+class CloudWebhook(ChannelHarness):
     """The channel's blueprint on a real Sanic server; what it hands to Rasa
     is kept in `received`."""
 
     def __init__(self, db_url: Optional[str], api_url: str = NO_PROVIDER, **channel_options):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
-        self.received: List[Any] = []
-        self.fail_next = False
-        self.channel = WhatsAppCloudInput(
+        super().__init__(WhatsAppCloudInput(
             api_url=api_url, api_version=API_VERSION, phone_number_id=PHONE_NUMBER_ID,
             access_token=ACCESS_TOKEN, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
-            db_url=db_url, seal_secret="test-seal-secret", **channel_options)
-        self.channel.client.backoff_base = 0.01
-
-    async def on_new_message(self, message):
-        if self.fail_next:
-            self.fail_next = False
-            raise RuntimeError("assistant crashed")
-        self.received.append(message)
-
-    async def start(self) -> "CloudWebhook":
-        app = Sanic(f"cloud_webhook_test_{self.port}")
-        app.blueprint(self.channel.blueprint(self.on_new_message), url_prefix="/webhooks/whatsapp_cloud")
-        self.server = await serve(app, self.port)
-        return self
-
-    async def stop(self) -> None:
-        await shut(self.server)
-        await self.channel.client.close()
+            db_url=db_url, seal_secret="test-seal-secret", **channel_options))
 
     async def post(self, body: Any, secret: str = APP_SECRET, raw: Optional[bytes] = None,
                    signature: Optional[str] = None, signed_body: Optional[bytes] = None) -> Tuple[int, Any]:
