@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import aiohttp
 import pytest
 import pytest_asyncio
 
@@ -56,3 +57,10 @@ def receiver():
     """A local HTTP server that records the webhooks the WhatsApp simulator sends."""
     with webhook_receiver() as recorder:
         yield recorder
+
+
+@pytest_asyncio.fixture
+async def http():
+    """An HTTP client session for the test."""
+    async with aiohttp.ClientSession() as session:
+        yield session

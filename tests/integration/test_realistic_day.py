@@ -14,9 +14,7 @@ from collections import Counter
 from datetime import timedelta, timezone
 from itertools import count
 
-import aiohttp
 import pytest
-import pytest_asyncio
 
 import bot.foundation.clock
 from bot.apps.reports import gather_figures, parse_args
@@ -142,12 +140,6 @@ def live(simulator, receiver):
     simulator.reset()
     receiver.clear()
     return simulator
-
-
-@pytest_asyncio.fixture
-async def http():
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def call(http, simulator, method, path, body=None):

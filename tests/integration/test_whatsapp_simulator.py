@@ -3,19 +3,14 @@ recording webhook receiver standing in for the bot."""
 import asyncio
 import re
 
-import aiohttp
 import pytest
-import pytest_asyncio
 
 from bot.dev.processes import free_port
 from connectors.messagebird_signature import HEADER, verify_webhook
-from tests.support.simulator import CHANNEL_ID, SIGNING_KEY, start_simulator
+from tests.support.simulator import CHANNEL_ID, REMINDER_PARAMETERS, SIGNING_KEY, start_simulator
 
 CITIZEN = "+34612345678"           # Montserrat Puig i Ferrer, on WhatsApp
 WITHOUT_WHATSAPP = "+34619283746"  # Teresa Solé Vives, no WhatsApp account
-REMINDER_PARAMETERS = ["Montserrat", "dimarts 3 de juny a les 10:30", "Renovació del DNI",
-                       "OAC Centre, Plaça de la Vila 1", "https://maps.example.org/oac-centre",
-                       "https://tramits.example.org/dni"]
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +24,6 @@ def clean_slate(simulator, receiver):
     simulator.reset()
     receiver.clear()
     receiver.status_code = 200
-
-
-@pytest_asyncio.fixture
-async def http():
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 # ------------------------------------------------------------------ helpers

@@ -7,11 +7,9 @@ import hashlib
 import hmac
 import re
 
-import aiohttp
 import pytest
-import pytest_asyncio
 
-from tests.support.simulator import start_simulator, webhook_receiver
+from tests.support.simulator import REMINDER_PARAMETERS, start_simulator, webhook_receiver
 
 TOKEN = "test-cloud-access-token"
 APP_SECRET = "test-cloud-app-secret"
@@ -21,9 +19,6 @@ SEND_PATH = f"/{VERSION}/{PHONE_NUMBER_ID}/messages"
 CITIZEN = "+34612345678"           # Montserrat Puig i Ferrer, on WhatsApp
 CITIZEN_WA_ID = "34612345678"
 WITHOUT_WHATSAPP = "34619283746"   # Teresa Solé Vives, no WhatsApp account
-REMINDER_PARAMETERS = ["Montserrat", "dimarts 3 de juny a les 10:30", "Renovació del DNI",
-                       "OAC Centre, Plaça de la Vila 1", "https://maps.example.org/oac-centre",
-                       "https://tramits.example.org/dni"]
 TEMPLATE_PRICING = {"billable": True, "pricing_model": "PMP", "category": "utility", "type": "regular"}
 
 
@@ -46,12 +41,6 @@ def clean_slate(simulator, receiver):
     simulator.reset()
     receiver.clear()
     receiver.status_code = 200
-
-
-@pytest_asyncio.fixture
-async def http():
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 # ------------------------------------------------------------------ helpers

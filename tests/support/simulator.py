@@ -30,6 +30,10 @@ SIGNING_KEY = "test-signing-key-long-enough-for-hs256"
 CHANNEL_ID = "test-whatsapp-channel"
 WEBHOOK_PATH = "/webhooks/messagebird/webhook"
 FAST_DELAYS = (0.05, 0.1, 0.15)
+# The reminder template's body parameters, as the job fills them in.
+REMINDER_PARAMETERS = ["Montserrat", "dimarts 3 de juny a les 10:30", "Renovació del DNI",
+                       "OAC Centre, Plaça de la Vila 1", "https://maps.example.org/oac-centre",
+                       "https://tramits.example.org/dni"]
 
 
 # ------------------------------------------------------------ webhook receiver
