@@ -31,7 +31,7 @@ import yaml
 
 from bot.dev import processes
 from bot.dev.processes import ChildProcess
-from bot.foundation.settings import PROJECT_ROOT, VAR_DIR, WHATSAPP_CHANNELS
+from bot.foundation.settings import PROJECT_ROOT, VAR_DIR, check_whatsapp_channel
 
 SANDBOX_ACCESS_KEY = "sandbox-access-key"
 SANDBOX_SIGNING_KEY = "sandbox-signing-key-for-the-local-demo"
@@ -128,9 +128,7 @@ class Stack:
         return cls(var_dir=Path(var_dir), ports=ports, endpoints=path, **options)
 
     def __post_init__(self) -> None:
-        if self.whatsapp_channel not in WHATSAPP_CHANNELS:
-            raise ValueError(f"RECORDA_WHATSAPP_CHANNEL is {self.whatsapp_channel!r}; "
-                             f"it must be one of {', '.join(WHATSAPP_CHANNELS)}")
+        check_whatsapp_channel(self.whatsapp_channel)
         self.var_dir = Path(self.var_dir)
         self.var_dir.mkdir(parents=True, exist_ok=True)
         (self.var_dir / "logs").mkdir(exist_ok=True)

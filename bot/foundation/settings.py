@@ -27,6 +27,14 @@ def _env(name: str, default: str) -> str:
 WHATSAPP_CHANNELS = ("messagebird", "whatsapp_cloud")
 
 
+def check_whatsapp_channel(channel: str) -> str:
+    """`channel` if it is one of WHATSAPP_CHANNELS; a clear error otherwise."""
+    if channel not in WHATSAPP_CHANNELS:
+        raise ValueError(f"RECORDA_WHATSAPP_CHANNEL is {channel!r}; "
+                         f"it must be one of {', '.join(WHATSAPP_CHANNELS)}")
+    return channel
+
+
 def _read_secret(name: str) -> str:
     """A secret that `make run` generated into var/ (e.g. Rasa's API token)."""
     path = VAR_DIR / name
@@ -72,9 +80,7 @@ class Settings:
     whatsapp_category_prices: Tuple[Tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.whatsapp_channel not in WHATSAPP_CHANNELS:
-            raise ValueError(f"RECORDA_WHATSAPP_CHANNEL is {self.whatsapp_channel!r}; "
-                             f"it must be one of {', '.join(WHATSAPP_CHANNELS)}")
+        check_whatsapp_channel(self.whatsapp_channel)
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -34,8 +34,9 @@ from bot.dev.sandbox.citizen_behaviour import ProfileError, load_profile, with_o
 from bot.dev.sandbox.cloud_api import CloudAccount, CloudEdge
 from bot.dev.sandbox.messagebird_api import MessageBirdEdge
 from bot.dev.sandbox.whatsapp_app import create_app
+from bot.foundation.settings import WHATSAPP_CHANNELS
 
-PROVIDERS = ("messagebird", "whatsapp_cloud")
+PROVIDERS = WHATSAPP_CHANNELS  # the simulator plays each provider Recorda has a channel for
 WEBHOOK_URLS = {provider: f"http://127.0.0.1:5005/webhooks/{provider}/webhook" for provider in PROVIDERS}
 
 
