@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
-.PHONY: run test test-unit test-clock lint venv train validate clean bench remind nlu-check
+.PHONY: run run-production remind-production test test-unit test-clock lint venv train validate clean bench remind nlu-check
 
 ## make run: install, train if needed, start every service with sandbox defaults
 run: venv models/.current
@@ -75,3 +75,13 @@ clean:
 ## make remind: send the reminders of the next service day (while `make run` runs)
 remind: venv
 	$(BIN)/python -m bot.apps.reminders send --tomorrow
+
+## make run-production: the production profile on this machine — PostgreSQL
+## and Redis (Debian's packages, data under var/production/), several Rasa and
+## action-server workers, the same sandbox and simulator as `make run`
+run-production: venv models/.current
+	$(BIN)/python -m bot.dev.production
+
+## make remind-production: tomorrow's reminders through the running production profile
+remind-production: venv
+	$(BIN)/python -m bot.dev.production --remind

@@ -15,8 +15,9 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, Iterator, Optional, Sequence
+from typing import Awaitable, Callable, Dict, Iterator, List, Optional, Sequence
 
+from bot.dev.production import ProductionStack
 from bot.dev.stack import Stack
 from bot.foundation import settings
 from bot.foundation.settings import PROJECT_ROOT, Settings
@@ -24,6 +25,7 @@ from bot.foundation.settings import PROJECT_ROOT, Settings
 log = logging.getLogger("bench")
 
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
+PROFILES = ("embedded", "production")
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -34,16 +36,35 @@ def setup_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
+    """--profile and --workers: which stack a benchmark runs on."""
+    parser.add_argument("--profile", choices=PROFILES, default="embedded",
+                        help="embedded: `make run`'s (SQLite, one Rasa process); production: "
+                             "`make run-production`'s (PostgreSQL, Redis, --workers Rasa and "
+                             "action-server workers) (embedded)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="Rasa workers and action-server workers, production profile only (1)")
+
+
+def profile_figures(args: argparse.Namespace) -> Dict[str, object]:
+    """The keys every result carries about the stack it ran on."""
+    return {"profile": args.profile, "workers": args.workers if args.profile == "production" else 1}
+
+
 @contextlib.contextmanager
 def bench_stack(appointments: int, status_delays: str, keep_var: bool = False,
-                start_timeout: float = 240.0) -> Iterator[Stack]:
-    """A started Stack on free ports and a temporary var dir; always stopped
-    (and the var dir removed unless `keep_var`) on the way out."""
+                start_timeout: float = 240.0, profile: str = "embedded", workers: int = 1,
+                **stack_options) -> Iterator[Stack]:
+    """A started Stack of `profile` on free ports and a temporary var dir;
+    always stopped (and the var dir removed unless `keep_var`) on the way out."""
     if not MODEL.exists():
         raise SystemExit(f"No trained model at {MODEL}: run `make train` first.")
     var_dir = Path(tempfile.mkdtemp(prefix="recorda-bench-"))
-    stack = Stack.isolated(var_dir, model=MODEL, status_delays=status_delays,
-                           bench_appointments=appointments)
+    options = dict(model=MODEL, status_delays=status_delays, bench_appointments=appointments, **stack_options)
+    if profile == "production":
+        stack: Stack = ProductionStack.isolated(var_dir, rasa_workers=workers, action_workers=workers, **options)
+    else:
+        stack = Stack.isolated(var_dir, **options)
     log.info("Starting a stack in %s on ports %s", var_dir, stack.ports)
     try:
         stack.start(timeout=start_timeout)
@@ -73,10 +94,13 @@ def settings_for(stack: Stack) -> Settings:
         settings.VAR_DIR = saved_var
 
 
-def _group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU seconds of every live process in a process group (Linux /proc)."""
+def _tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of a live process and all its descendants
+    (Linux /proc). By descent, not by process group: PostgreSQL's backends
+    each start a session of their own."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    children: Dict[int, List[int]] = {}
+    cpu: Dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -86,15 +110,21 @@ def _group_cpu_seconds(pgid: int) -> float:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        # fields[2] is pgrp; [11], [12] utime, stime (stat fields 5, 14, 15).
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
+        # fields[1] is the parent's pid; [11], [12] utime, stime (stat fields 4, 14, 15).
+        pid = int(entry)
+        children.setdefault(int(fields[1]), []).append(pid)
+        cpu[pid] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0)
+        todo.extend(children.get(pid, []))
     return total / ticks
 
 
 def cpu_snapshot(stack: Stack) -> Dict[str, float]:
     """CPU seconds used so far by each service of the stack and by this process."""
-    snapshot = {s.name: _group_cpu_seconds(s.process.pid) for s in stack.services if s.process}
+    snapshot = {child.name: _tree_cpu_seconds(child.pid) for child in stack.processes()}
     times = os.times()
     snapshot["bench process (job / client)"] = times.user + times.system
     return snapshot

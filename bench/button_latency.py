@@ -34,7 +34,17 @@ from typing import Dict, List, Optional, Tuple
 import aiohttp
 
 import bot.foundation.clock
-from bench._common import bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark, settings_for, summary_ms
+from bench._common import (
+    add_profile_arguments,
+    bench_stack,
+    cpu_delta,
+    cpu_snapshot,
+    machine,
+    profile_figures,
+    run_benchmark,
+    settings_for,
+    summary_ms,
+)
 from bot.booking.rest import booking_system_from_settings
 from bot.dev.stack import SANDBOX_CHANNEL_ID, SANDBOX_SIGNING_KEY
 from bot.messaging import payloads
@@ -63,6 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="simulator's sent,delivered,read delays; long so that the reminders' "
                              "status webhooks do not compete with the taps (600,610,620)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    add_profile_arguments(parser)
     parser.add_argument("--keep-var", action="store_true", help="keep the temporary var dir and logs")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
@@ -217,7 +228,7 @@ async def attach_replies(session, stack, taps: List[Tap]) -> None:
 
 async def run(args: argparse.Namespace) -> dict:
     with bench_stack(args.conversations + WARMUP_CONVERSATIONS, args.status_delays,
-                     args.keep_var) as stack:
+                     args.keep_var, profile=args.profile, workers=args.workers) as stack:
         settings = settings_for(stack)
         service_day = await send_reminders(stack, settings)
         timeout = aiohttp.ClientTimeout(total=30)
@@ -253,6 +264,7 @@ async def run(args: argparse.Namespace) -> dict:
         p95 = rt["p95_ms"]
         return {
             "benchmark": "button_latency",
+            **profile_figures(args),
             "concurrency": len(conversations),
             "taps": len(taps),
             "p50_ms": rt["p50_ms"], "p95_ms": p95, "p99_ms": rt["p99_ms"], "max_ms": rt["max_ms"],

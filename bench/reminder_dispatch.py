@@ -26,7 +26,16 @@ from typing import Dict, Optional
 import aiohttp
 
 import bot.foundation.clock
-from bench._common import bench_stack, cpu_delta, cpu_snapshot, machine, run_benchmark, settings_for
+from bench._common import (
+    add_profile_arguments,
+    bench_stack,
+    cpu_delta,
+    cpu_snapshot,
+    machine,
+    profile_figures,
+    run_benchmark,
+    settings_for,
+)
 from bot.booking.rest import booking_system_from_settings
 from bot.offices.service_days import next_service_day
 from bot.reminders.job import run_job
@@ -50,6 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "status webhooks do not compete with the sends (600,610,620)")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="give up on the send phase after this many seconds (900)")
+    add_profile_arguments(parser)
     parser.add_argument("--keep-var", action="store_true", help="keep the temporary var dir and logs")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
@@ -98,7 +108,8 @@ async def simulator_view(simulator_url: str, send_window: tuple) -> Dict:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    with bench_stack(args.appointments, args.status_delays, args.keep_var) as stack:
+    with bench_stack(args.appointments, args.status_delays, args.keep_var, profile=args.profile,
+                     workers=args.workers) as stack:
         settings = settings_for(stack)
         service_day = next_service_day(bot.foundation.clock.now(settings.timezone).date(), settings.holidays)
         booking = booking_system_from_settings(settings)
@@ -148,6 +159,7 @@ async def run(args: argparse.Namespace) -> dict:
         rps = round(summary.sent / seconds, 1) if seconds else None
         return {
             "benchmark": "reminder_dispatch",
+            **profile_figures(args),
             "appointments": summary.total,
             "bench_appointments": args.appointments,
             "triggered": phase.get("planned", 0),

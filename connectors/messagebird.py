@@ -1,7 +1,9 @@
 """Rasa channel for WhatsApp through the MessageBird Conversations API.
 
 Configure it in credentials.yml under `connectors.messagebird.MessageBirdInput`
-(see that file); the webhook is `/webhooks/messagebird/webhook`. What every
+(see that file); the webhook is `/webhooks/messagebird/webhook` (message.created),
+and Recorda's status receiver takes message.updated
+(bot/apps/status_receiver.py, `status_webhook_url`). What every
 WhatsApp channel does the same way (signature before reading, each webhook
 once, taps as their payloads and never typed text, the reminder template
 once per appointment, statuses applied, no blocking of the event loop) is in
@@ -9,7 +11,6 @@ connectors/whatsapp_channel.py; this module is MessageBird's side of it.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from sanic.request import Request
@@ -27,10 +28,7 @@ from connectors.whatsapp_channel import (
     WebhookRefused,
     WhatsAppInput,
     WhatsAppOutput,
-    warn_if_rasa_unpatched,
 )
-
-log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://conversations.messagebird.com/v1"
 Message = Tuple[str, Dict[str, Any]]  # MessageBird's message type and content
@@ -72,6 +70,8 @@ class MessageBirdInput(WhatsAppInput):
     """Receives MessageBird webhooks: citizens' messages and delivery statuses."""
 
     provider = "MessageBird"
+    signature_header = HEADER
+    signature_covers_url = True  # the JWT names the URL called
 
     @classmethod
     def name(cls) -> Text:
@@ -82,11 +82,11 @@ class MessageBirdInput(WhatsAppInput):
         settings = Settings.from_env()
         setting = ChannelSettings(credentials, "MESSAGEBIRD_", "MessageBird")
         setting.require("access_key", "channel_id", "signing_key")
-        warn_if_rasa_unpatched(log)
         return cls(
             api_url=setting.get("api_url", DEFAULT_API_URL), access_key=setting.get("access_key"),
             channel_id=setting.get("channel_id"), signing_key=setting.get("signing_key"),
             webhook_url=setting.get("webhook_url"),
+            status_webhook_url=setting.get("status_webhook_url"),
             template_namespace=setting.get("template_namespace", ""),
             template_name=setting.get("template_name", "recorda_appointment_reminder"),
             template_languages=setting.mapping("template_languages", {"ca": "ca", "es": "es", "en": "en"}),
@@ -99,18 +99,19 @@ class MessageBirdInput(WhatsAppInput):
                  webhook_url: Optional[str], template_namespace: str, template_name: str,
                  template_languages: Dict[str, str], default_region: str = "ES",
                  db_url: Optional[str] = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                 seal_secret: str = ""):
+                 seal_secret: str = "", status_webhook_url: Optional[str] = None):
         self.signing_key = signing_key
         self.webhook_url = webhook_url
+        self.status_webhook_url = status_webhook_url
         self.default_region = default_region
         self.client = MessageBirdClient(api_url, access_key, channel_id)
         output = MessageBirdOutput(self.client, ReminderStore(db_url) if db_url else None,
                                    template_namespace, template_name, template_languages)
         super().__init__(output, db_url, seal_secret, max_body_bytes)
 
-    def verify(self, request: Request, raw: bytes) -> None:
+    def verify(self, request: Request, raw: bytes, url: str) -> None:
         try:
-            verify_webhook(self.signing_key, request.headers.get(HEADER), self.webhook_url or request.url, raw)
+            verify_webhook(self.signing_key, request.headers.get(HEADER), url, raw)
         except SignatureError as exc:
             raise WebhookRefused(str(exc)) from exc
 

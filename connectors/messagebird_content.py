@@ -116,8 +116,11 @@ def parse_event(body: Any, default_region: str = "ES"):
     message = event.message
     if event.type == "message.updated" or (message.direction == "sent" and event.type != "message.created"):
         error = message.error or webhook.ErrorInfo()
+        # Sent to `to`; else the conversation's contact, the citizen.
+        recipient = message.recipient or (event.contact or webhook.Contact()).msisdn
         return StatusUpdate(message.id, message.status or "", error.number, error.text,
-                            message.updated_at)
+                            message.updated_at,
+                            recipient=to_e164(str(recipient) if recipient is not None else None, default_region))
     if event.type != "message.created" or message.direction != "received":
         return None  # our own outbound echoes, conversation events
     raw_sender = message.sender or (event.contact or webhook.Contact()).msisdn

@@ -83,6 +83,7 @@ class Message(StrictObject):
     type: Optional[Kind] = None
     status: Optional[Status] = None
     sender: Optional[Union[StrictInt, ShortText]] = Field(None, alias="from")
+    recipient: Optional[Union[StrictInt, ShortText]] = Field(None, alias="to")
     content: Optional[JsonObject] = None
     reply_to: Optional[ReplyTo] = Field(None, alias="replyTo")
     error: Optional[ErrorInfo] = None

@@ -8,7 +8,9 @@
                     signature checked before anything is parsed, handles every
                     event of a (possibly batched) body once (webhook receipts),
                     seals each citizen message for the actions and applies
-                    delivery statuses to the reminders
+                    delivery statuses to the reminders; the reading and the
+                    statuses serve Recorda's status receiver too
+                    (bot/apps/status_receiver.py), which runs without Rasa
 
 A provider is one module that subclasses both and fills in the hooks marked
 "provider": how a message is rendered and sent, how a webhook is verified and
@@ -17,10 +19,11 @@ parsed (connectors/messagebird.py, connectors/whatsapp_cloud.py).
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
 import logging
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Sequence, Text, Union
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -38,6 +41,7 @@ from bot.messaging.sms import ProviderError
 from bot.messaging.webhook_receipts import WebhookReceipts
 from bot.reminders.provider_status import reason_for_error
 from bot.reminders.store import ReminderStore
+from connectors.webhook_operations import handing_over, observed_webhook
 
 MAX_TEXT = 4096  # WhatsApp's limit for a text message
 # Webhooks are a few KB; unsigned bodies are refused beyond this before being read.
@@ -49,6 +53,24 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 class WebhookRefused(Exception):
     """The webhook is not the provider's: no or a wrong signature."""
+
+
+@dataclass(frozen=True)
+class VerifiedWebhook:
+    """A webhook body read within the size limit, signed by the provider,
+    and the events parsed from it."""
+    raw: bytes
+    events: Sequence[Event]
+
+
+def webhook_answer(outcomes: Sequence[str]) -> HTTPResponse:
+    """The answer to a body whose events were all handled (each "recorded",
+    "handled" or "duplicate")."""
+    if not outcomes:
+        return response.json({"status": "ignored"})
+    if len(outcomes) == 1:
+        return response.json({"status": outcomes[0]})
+    return response.json({"status": "handled", "events": list(outcomes)})
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> List[str]:
@@ -198,6 +220,13 @@ class WhatsAppInput(InputChannel, abc.ABC):
     """Receives a provider's webhooks: citizens' messages and delivery statuses."""
 
     provider = "WhatsApp provider"  # in log lines
+    signature_header = ""           # the provider's header that signs a webhook
+    # Whether the signature covers the URL called (MessageBird's does): such a
+    # webhook cannot be handed on to another URL, and the public URLs the
+    # provider calls are settings (None: the URL of the request).
+    signature_covers_url = False
+    webhook_url: Optional[str] = None         # Rasa's channel webhook
+    status_webhook_url: Optional[str] = None  # the status receiver's
 
     def __init__(self, output: WhatsAppOutput, db_url: Optional[str], seal_secret: str,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
@@ -213,22 +242,26 @@ class WhatsAppInput(InputChannel, abc.ABC):
 
     # --- provider -------------------------------------------------------------------
     @abc.abstractmethod
-    def verify(self, request: Request, raw: bytes) -> None:
-        """Raises WebhookRefused unless `raw` is signed by the provider."""
+    def verify(self, request: Request, raw: bytes, url: str) -> None:
+        """Raises WebhookRefused unless `raw` is signed by the provider, for
+        a call to `url` (the public URL it called) if the signature covers it."""
 
     @abc.abstractmethod
     def parse(self, raw: bytes) -> Sequence[Event]:
         """Every event of a verified body; ValueError for a body that is no
         webhook of this provider."""
 
-    def add_routes(self, webhook: Blueprint) -> None:
-        """Routes a provider needs besides the POST (e.g. Meta's GET handshake)."""
+    def add_routes(self, webhook: Blueprint, path: str = "/webhook") -> None:
+        """Routes a provider needs at `path` besides the POST (e.g. Meta's GET handshake)."""
 
     # --- shared ---------------------------------------------------------------------
     def get_output_channel(self) -> OutputChannel:
         return self.output
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        # Here, not in from_credentials: only Rasa builds the blueprint (the
+        # status receiver reads the same credentials and needs no Rasa patches).
+        warn_if_rasa_unpatched(self.log)
         webhook = Blueprint(f"{type(self).__name__}_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -236,14 +269,41 @@ class WhatsAppInput(InputChannel, abc.ABC):
             return response.json({"status": "ok"})
 
         # Streamed: the body is read here, within max_body_bytes, not buffered by Sanic.
+        # Timed, with GET ready and metrics beside it (connectors/webhook_operations.py).
         @webhook.route("/webhook", methods=["POST"], stream=True)
+        @observed_webhook(webhook, self)
         async def receive(request: Request) -> HTTPResponse:
-            return await self.handle_webhook(request, on_new_message)
+            return await self.handle_webhook(request, handing_over(request, on_new_message))
 
         self.add_routes(webhook)
         return webhook
 
     async def handle_webhook(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        read = await self.read_webhook(request, self.webhook_url)
+        if isinstance(read, HTTPResponse):
+            return read
+        # Shielded: a provider that stops waiting (its timeout) closes the
+        # connection and Sanic cancels this handler. A turn cut short there
+        # would be lost: its receipt is taken, so the redelivery is answered
+        # "duplicate". Shielded, the turn runs to its end either way.
+        return await asyncio.shield(self._handle_events(read.events, on_new_message))
+
+    async def _handle_events(self, events: Sequence[Event], on_new_message: OnNewMessage) -> HTTPResponse:
+        outcomes = []
+        for event in events:
+            outcome = await self._handle_event(event, on_new_message)
+            if outcome is None:
+                # Failed: the provider redelivers the body; what was handled is skipped then.
+                return response.json({"error": "could not handle the message"}, status=500)
+            outcomes.append(outcome)
+        return webhook_answer(outcomes)
+
+    async def read_webhook(self, request: Request,
+                           public_url: Optional[str]) -> Union[HTTPResponse, VerifiedWebhook]:
+        """The body of a webhook POSTed to a streamed route, read within
+        max_body_bytes, its signature checked (for a call to `public_url`, or
+        to the request's own URL) before it is parsed; or the answer that
+        refuses it (400, 413 or 401), already logged."""
         declared = request.headers.get("content-length")
         if declared is not None and not (declared.isascii() and declared.isdigit() and len(declared) < 19):
             if request.stream is not None:
@@ -257,7 +317,7 @@ class WhatsAppInput(InputChannel, abc.ABC):
                         self.provider, request.ip, self.max_body_bytes)
             return response.json({"error": "body too large"}, status=413)
         try:
-            self.verify(request, raw)
+            self.verify(request, raw, public_url or request.url)
         except WebhookRefused as exc:
             self.log.warning("Rejected %s webhook from %s: %s", self.provider, request.ip, exc)
             return response.json({"error": "invalid signature"}, status=401)
@@ -270,31 +330,33 @@ class WhatsAppInput(InputChannel, abc.ABC):
             # A signed body we cannot read is not worth a redelivery: 400, and the bug logged.
             self.log.exception("Unreadable %s webhook: %.120r", self.provider, raw[:120])
             return response.json({"error": "malformed webhook"}, status=400)
-        outcomes = []
-        for event in events:
-            outcome = await self._handle_event(event, on_new_message)
-            if outcome is None:
-                # Failed: the provider redelivers the body; what was handled is skipped then.
-                return response.json({"error": "could not handle the message"}, status=500)
-            outcomes.append(outcome)
-        if not outcomes:
-            return response.json({"status": "ignored"})
-        if len(outcomes) == 1:
-            return response.json({"status": outcomes[0]})
-        return response.json({"status": "handled", "events": outcomes})
+        return VerifiedWebhook(raw, events)
+
+    async def record_status(self, event: StatusUpdate) -> str:
+        """Applies a delivery status to the reminders once however often it
+        is delivered: "recorded", or "duplicate" for one already applied. On
+        failure the receipt is forgotten before the error is raised, so the
+        provider's redelivery applies it."""
+        key = f"status:{event.message_id}:{event.status}"
+        if self.receipts is not None and not await in_thread(self.receipts.first_time, key):
+            self.log.info("Duplicate webhook %s ignored", key)
+            return "duplicate"
+        try:
+            await self._record_status(event)
+        except Exception:
+            if self.receipts is not None:
+                await in_thread(self.receipts.forget, key)
+            raise
+        return "recorded"
 
     async def _handle_event(self, event: Event, on_new_message: OnNewMessage) -> Optional[str]:
         """"recorded", "handled" or "duplicate"; None when the message could not be handled."""
         if isinstance(event, StatusUpdate):
-            key = f"status:{event.message_id}:{event.status}"
-        else:
-            key = f"message:{event.message_id}"
+            return await self.record_status(event)
+        key = f"message:{event.message_id}"
         if self.receipts is not None and not await in_thread(self.receipts.first_time, key):
             self.log.info("Duplicate webhook %s ignored", key)
             return "duplicate"
-        if isinstance(event, StatusUpdate):
-            await self._record_status(event)
-            return "recorded"
         try:
             await on_new_message(UserMessage(
                 event.text, self.output, event.sender, parse_data=event.parse_data,
@@ -348,4 +410,5 @@ class WhatsAppInput(InputChannel, abc.ABC):
             return
         pricing = asdict(event.pricing) if event.pricing is not None else None
         await in_thread(self.reminders.apply_provider_status, event.message_id, event.status,
-                        event.at, event.error_code, reason_for_error(event.error_code), pricing)
+                        event.at, event.error_code, reason_for_error(event.error_code), pricing,
+                        event.recipient)

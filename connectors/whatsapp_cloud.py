@@ -8,7 +8,6 @@ connectors/whatsapp_channel.py; this module is Meta's side of it.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List, Optional, Sequence, Text
 
 from sanic import Blueprint, response
@@ -26,12 +25,9 @@ from connectors.whatsapp_channel import (
     WebhookRefused,
     WhatsAppInput,
     WhatsAppOutput,
-    warn_if_rasa_unpatched,
 )
 from connectors.whatsapp_cloud_client import WhatsAppCloudClient
 from connectors.whatsapp_cloud_signature import HEADER, SignatureError, verify_handshake, verify_signature
-
-log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v24.0"
@@ -74,6 +70,7 @@ class WhatsAppCloudInput(WhatsAppInput):
     """Receives the Cloud API's webhooks: citizens' messages and delivery statuses."""
 
     provider = "WhatsApp Cloud API"
+    signature_header = HEADER  # an HMAC of the body alone: valid at any URL
 
     @classmethod
     def name(cls) -> Text:
@@ -84,7 +81,6 @@ class WhatsAppCloudInput(WhatsAppInput):
         settings = Settings.from_env()
         setting = ChannelSettings(credentials, "WHATSAPP_CLOUD_", "WhatsApp Cloud API")
         setting.require(*REQUIRED)
-        warn_if_rasa_unpatched(log)
         return cls(
             api_url=setting.get("api_url", DEFAULT_API_URL),
             api_version=setting.get("api_version", DEFAULT_API_VERSION),
@@ -107,7 +103,7 @@ class WhatsAppCloudInput(WhatsAppInput):
                                      template_languages or dict(DEFAULT_TEMPLATE_LANGUAGES))
         super().__init__(output, db_url, seal_secret, max_body_bytes)
 
-    def verify(self, request: Request, raw: bytes) -> None:
+    def verify(self, request: Request, raw: bytes, url: str) -> None:
         try:
             verify_signature(self.app_secret, request.headers.get(HEADER), raw)
         except SignatureError as exc:
@@ -116,8 +112,8 @@ class WhatsAppCloudInput(WhatsAppInput):
     def parse(self, raw: bytes) -> Sequence[Event]:
         return content.parse_events(read_json(raw))
 
-    def add_routes(self, webhook: Blueprint) -> None:
-        @webhook.route("/webhook", methods=["GET"])
+    def add_routes(self, webhook: Blueprint, path: str = "/webhook") -> None:
+        @webhook.route(path, methods=["GET"])
         async def handshake(request: Request) -> HTTPResponse:
             return self.handshake(request)
 

@@ -154,7 +154,8 @@ def _status(status: webhook.Status) -> StatusUpdate:
     error = status.errors[0] if status.errors else webhook.Error()
     pricing = status.pricing
     return StatusUpdate(status.id, status.status, error.number, error.text, status.at,
-                        Pricing(pricing.is_billable, pricing.category, pricing.pricing_model) if pricing else None)
+                        Pricing(pricing.is_billable, pricing.category, pricing.pricing_model) if pricing else None,
+                        recipient=to_e164(status.recipient_id))
 
 
 def _tap(message: webhook.Message, where: str) -> Optional[Tuple[Optional[str], str]]:

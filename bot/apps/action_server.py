@@ -11,7 +11,10 @@ actions, but:
   that `make run` generates): 401 and a log line instead;
 - never echoes a request back in an error (rasa-sdk's handler returns the
   whole tracker on a 500).
-/health stays open, for process supervisors.
+/health (alive), /ready (the database answers; the booking system is
+reported, not required: while it is down the actions queue confirmations)
+and /metrics stay open, for process supervisors and Prometheus
+(docs/monitoring.md).
 """
 from __future__ import annotations
 
@@ -20,19 +23,22 @@ import hmac
 import logging
 import os
 import sys
-from typing import Optional
+from typing import List, Optional, Sequence
 
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 
 from bot import patches
+from bot.apps.operations import forget_worker_on_stop, start_process
+from bot.foundation.health import Check, database_check, tcp_check
+from bot.foundation.operations_routes import add_operations_routes
 from bot.foundation.settings import Settings
 
 log = logging.getLogger("recorda.action_server")
 
 ACTIONS_PACKAGE = "actions"
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
 MIN_TOKEN_LENGTH = 16
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # a session's tracker is far smaller
 
@@ -42,8 +48,15 @@ def bearer_token(request: Request) -> Optional[str]:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def create_app(token: str, actions_package: str = ACTIONS_PACKAGE) -> Sanic:
-    """rasa-sdk's app with the token check in front of every route."""
+def readiness_checks(settings: Settings) -> List[Check]:
+    return [database_check(settings.db_url), tcp_check(settings.booking_url, "booking_system")]
+
+
+def create_app(token: str, actions_package: str = ACTIONS_PACKAGE,
+               checks: Optional[Sequence[Check]] = None) -> Sanic:
+    """rasa-sdk's app with the token check in front of every route, and
+    /ready and /metrics (`checks` default to readiness_checks of the
+    environment's settings)."""
     if len(token) < MIN_TOKEN_LENGTH:
         raise ValueError(f"the action server needs a secret of at least {MIN_TOKEN_LENGTH} "
                          "characters in RECORDA_ACTION_TOKEN (Rasa sends it; see endpoints.yml)")
@@ -72,6 +85,10 @@ def create_app(token: str, actions_package: str = ACTIONS_PACKAGE) -> Sanic:
         return response.json({"error": "internal error"}, status=500)
 
     app.error_handler.add(Exception, internal_error)
+    # rasa-sdk answers /health itself.
+    add_operations_routes(app, checks if checks is not None else readiness_checks(Settings.from_env()),
+                          health=False)
+    forget_worker_on_stop(app)
     return app
 
 
@@ -80,9 +97,10 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--host", default=os.environ.get("RECORDA_ACTION_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("RECORDA_ACTION_PORT", "5055")))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s  %(message)s")
+    start_process("action_server", text_format="%(asctime)s %(levelname)s %(name)s  %(message)s")
+    settings = Settings.from_env()
     try:
-        app = create_app(Settings.from_env().action_token)
+        app = create_app(settings.action_token, checks=readiness_checks(settings))
     except ValueError as exc:
         print(f"Recorda's action server cannot start: {exc}", file=sys.stderr)
         return 2

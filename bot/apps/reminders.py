@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import bot.foundation.clock
+from bot.apps.operations import start_process
 from bot.booking import BookingError
 from bot.booking.rest import booking_system_from_settings
 from bot.foundation.languages import format_when
@@ -88,6 +89,13 @@ def print_summary(summary: JobSummary) -> None:
     table.add_row("sent", str(summary.sent))
     table.add_row("skipped: already sent earlier", str(summary.already_done))
     table.add_row("skipped: appointment no longer active", str(summary.not_active))
+    interrupted = summary.interrupted
+    if interrupted.total:
+        # Not counted in the total: they are appointments of any day, settled before this run.
+        table.add_row("earlier interrupted sends: recorded as sent", str(len(interrupted.recorded_as_sent)))
+        table.add_row("earlier interrupted sends: sent again", str(len(interrupted.released)))
+        table.add_row("earlier interrupted sends: to check by hand", str(len(interrupted.ambiguous)),
+                      style="red" if interrupted.ambiguous else None)
     for reason, count in sorted(summary.failed.items()):
         table.add_row(f"failed: {reason}", str(count))
     table.add_row("total appointments", str(summary.total), style="bold")
@@ -170,7 +178,8 @@ async def follow_up(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Logs on standard error (RECORDA_LOG_FORMAT=json: as JSON); the tables stay on standard output.
+    start_process("reminders", level=logging.WARNING, text_format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     if args.command == "send":
         return asyncio.run(send(args))

@@ -10,23 +10,31 @@ Each pass it:
   period (RECORDA_RETENTION_DAYS; 0 turns it off; bot.console.retention).
 
 Everything it acts on is in the database, so a restart loses nothing.
+
+With RECORDA_WORKER_PORT set (off by default), it also answers GET /health,
+/ready and /metrics on that port (RECORDA_WORKER_HOST, 127.0.0.1 by
+default; bot/apps/worker_http.py, docs/monitoring.md).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 from datetime import date, datetime, timedelta
 from typing import Awaitable, Callable, List, Optional
 
 import aiohttp
 
 import bot.foundation.clock
+from bot.apps.operations import start_process
+from bot.apps.worker_http import Heartbeat, start_operations_server
 from bot.booking import BookingSystem
 from bot.booking.outbox import DONE, BookingOutbox, Operation, OutboxWorker
 from bot.booking.rest import booking_system_from_settings
 from bot.console.retention import purge
 from bot.foundation.aio import in_thread
+from bot.foundation.health import database_check
 from bot.foundation.settings import Settings
 from bot.messaging.rasa_client import trigger_intent
 from bot.reminders.sms_fallback import SmsFallback, SmsOutcomeNotifier, is_sms_sender
@@ -123,18 +131,25 @@ def retention_duty(settings: Settings, clock: Callable[[], datetime] = bot.found
     return purge_old_data
 
 
-async def run_duties(duties: List[Duty], interval: float) -> None:
+async def run_duties(duties: List[Duty], interval: float, heartbeat: Optional[Heartbeat] = None) -> None:
     while True:
         for duty in duties:
             try:
                 await duty()
             except Exception:  # one failing duty must not stop the others
                 log.exception("Worker duty %s failed; trying again next pass", duty)
+        if heartbeat is not None:
+            heartbeat.beat()
         await asyncio.sleep(interval)
 
 
-async def main(interval: float) -> None:
+async def main(interval: float, port: Optional[int] = None, host: str = "127.0.0.1") -> None:
     settings = Settings.from_env()
+    heartbeat = Heartbeat()
+    operations = None
+    if port is not None:
+        operations = await start_operations_server(host, port, [database_check(settings.db_url)], heartbeat)
+        log.info("Worker's /health, /ready and /metrics on http://%s:%d", host, port)
     booking = booking_system_from_settings(settings)
     fallback, sms_notifier = sms_services(settings, booking)
     async with aiohttp.ClientSession() as session:
@@ -148,16 +163,22 @@ async def main(interval: float) -> None:
             duties.append(retention)
         log.info("Worker started (every %.1fs)", interval)
         try:
-            await run_duties(duties, interval)
+            await run_duties(duties, interval, heartbeat)
         finally:
             await booking.close()
             if sms_notifier is not None:
                 await sms_notifier.client.close()
+            if operations is not None:
+                await operations.cleanup()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("RECORDA_WORKER_PORT") or 0) or None,
+                        help="serve /health, /ready and /metrics on this port (RECORDA_WORKER_PORT; default off)")
+    parser.add_argument("--host", default=os.environ.get("RECORDA_WORKER_HOST") or "127.0.0.1",
+                        help="the address of that port (RECORDA_WORKER_HOST; default 127.0.0.1)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(main(args.interval))
+    start_process("worker", text_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(main(args.interval, args.port, args.host))

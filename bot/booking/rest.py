@@ -20,6 +20,7 @@ from bot.booking import (
     Office,
     Procedure,
 )
+from bot.foundation import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -56,48 +57,55 @@ class RestBookingSystem(BookingSystem):
             self._session = None
 
     async def list_offices(self) -> List[Office]:
-        return _parsed_list(Office.from_dict, await self._request("GET", "/offices"))
+        return _parsed_list(Office.from_dict, await self._request("list_offices", "GET", "/offices"))
 
     async def get_office(self, office_id: str) -> Office:
-        return _parsed(Office.from_dict, await self._request("GET", "/offices/" + _segment(office_id)))
+        return _parsed(Office.from_dict, await self._request("get_office", "GET",
+                                                             "/offices/" + _segment(office_id)))
 
     async def get_procedure(self, procedure_id: str) -> Procedure:
-        return _parsed(Procedure.from_dict, await self._request("GET", "/procedures/" + _segment(procedure_id)))
+        return _parsed(Procedure.from_dict, await self._request("get_procedure", "GET",
+                                                                "/procedures/" + _segment(procedure_id)))
 
     async def list_appointments(self, day: date, office_id: str) -> List[Appointment]:
         params = {"date": day.isoformat(), "office_id": office_id}
-        return _parsed_list(Appointment.from_dict, await self._request("GET", "/appointments", params=params))
+        return _parsed_list(Appointment.from_dict,
+                            await self._request("list_appointments", "GET", "/appointments", params=params))
 
     async def upcoming_appointments(self, phone_e164: str, from_day: date) -> List[Appointment]:
         params = {"phone": phone_e164, "from": from_day.isoformat()}
-        return _parsed_list(Appointment.from_dict, await self._request("GET", "/appointments", params=params))
+        return _parsed_list(Appointment.from_dict,
+                            await self._request("upcoming_appointments", "GET", "/appointments", params=params))
 
     async def get_appointment(self, appointment_id: str) -> Appointment:
-        return await self._appointment("GET", appointment_id)
+        return await self._appointment("get_appointment", "GET", appointment_id)
 
     async def confirm(self, appointment_id: str) -> Appointment:
-        return await self._appointment("POST", appointment_id, "/confirm")
+        return await self._appointment("confirm", "POST", appointment_id, "/confirm")
 
     async def cancel(self, appointment_id: str) -> Appointment:
-        return await self._appointment("POST", appointment_id, "/cancel")
+        return await self._appointment("cancel", "POST", appointment_id, "/cancel")
 
     async def record_attendance(self, appointment_id: str, attended: bool) -> Appointment:
-        return await self._appointment("POST", appointment_id, "/attendance", json={"attended": attended})
+        return await self._appointment("record_attendance", "POST", appointment_id, "/attendance",
+                                       json={"attended": attended})
 
     async def booking_link(self, language: str) -> str:
-        body = await self._request("GET", "/booking-link", params={"language": language})
+        body = await self._request("booking_link", "GET", "/booking-link", params={"language": language})
         return body["url"]
 
-    async def _appointment(self, method: str, appointment_id: str, action: str = "", **kwargs) -> Appointment:
+    async def _appointment(self, operation: str, method: str, appointment_id: str, action: str = "",
+                           **kwargs) -> Appointment:
         path = "/appointments/" + _segment(appointment_id) + action
-        return _parsed(Appointment.from_dict, await self._request(method, path, **kwargs))
+        return _parsed(Appointment.from_dict, await self._request(operation, method, path, **kwargs))
 
-    async def _request(self, method: str, path: str, **kwargs) -> Any:
+    async def _request(self, operation: str, method: str, path: str, **kwargs) -> Any:
         """The decoded JSON body, after up to `retries` more attempts with
-        exponential backoff when the system is unreachable or failing."""
+        exponential backoff when the system is unreachable or failing.
+        `operation` names the call in the metrics (never the path: it holds ids)."""
         for attempt in range(self._retries + 1):
             try:
-                return await self._attempt(method, path, **kwargs)
+                return await self._attempt(operation, method, path, **kwargs)
             except _Retryable as exc:
                 if attempt == self._retries:
                     raise BookingUnavailable(f"booking system unavailable: {exc}") from exc
@@ -105,18 +113,25 @@ class RestBookingSystem(BookingSystem):
                 logger.warning("booking %s %s failed (%s); retrying in %.1f s", method, path, exc, delay)
                 await asyncio.sleep(delay)
 
-    async def _attempt(self, method: str, path: str, **kwargs) -> Any:
+    async def _attempt(self, operation: str, method: str, path: str, **kwargs) -> Any:
         try:
             async with self._client().request(method, self._base_url + path, **kwargs) as resp:
                 body = await _json_or_none(resp)
                 status = resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except asyncio.TimeoutError as exc:
+            metrics.count_booking_error(operation, metrics.BOOKING_TIMEOUT)
+            raise _Retryable(str(exc) or type(exc).__name__) from exc
+        except aiohttp.ClientError as exc:
+            metrics.count_booking_error(operation, metrics.BOOKING_CONNECTION)
             raise _Retryable(str(exc) or type(exc).__name__) from exc
         if status >= 500:
+            metrics.count_booking_error(operation, metrics.BOOKING_SERVER_ERROR)
             raise _Retryable(f"HTTP {status} {_error(body)[1]}".strip())
         if status >= 400:
+            metrics.count_booking_error(operation, metrics.BOOKING_REFUSED)
             raise _client_error(status, body)
         if body is None:
+            metrics.count_booking_error(operation, metrics.BOOKING_INVALID_RESPONSE)
             raise BookingUnavailable(f"booking system answered {method} {path} without a JSON body")
         return body
 

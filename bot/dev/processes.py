@@ -85,20 +85,20 @@ def wait_healthy(child: ChildProcess, url: str, timeout: float, interval: float 
 def stop(*processes: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
     """SIGTERM to each process's group (all at once, so they stop in
     parallel), then SIGKILL to any still running after `timeout` seconds."""
-    with _sigint_ignored():
+    with sigint_ignored():
         for process in processes:
             if process.poll() is None:
-                _signal_group(process, signal.SIGTERM)
+                signal_group(process, signal.SIGTERM)
         for process in processes:
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
+                signal_group(process, signal.SIGKILL)
                 process.wait()
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
+def sigint_ignored() -> Iterator[None]:
     """A second Ctrl-C while stopping would leave the services not yet
     stopped running on their own: it is ignored meanwhile (the main thread
     alone can change a signal's handler)."""
@@ -112,7 +112,7 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
+def signal_group(process: subprocess.Popen, sig: int) -> None:
     try:
         os.killpg(process.pid, sig)
     except ProcessLookupError:  # it exited in the meantime

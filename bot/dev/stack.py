@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -60,6 +60,11 @@ _LiteralLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
+def literal_endpoints(path: Path) -> dict:
+    """An endpoints file as written, ${VARIABLES} left for Rasa to expand."""
+    return yaml.load(path.read_text(), Loader=_LiteralLoader)
+
+
 @dataclass
 class Ports:
     rasa: int = 5005
@@ -67,6 +72,7 @@ class Ports:
     booking: int = 8081
     simulator: int = 8082
     web: int = 8080
+    status_receiver: int = 5006
 
     @classmethod
     def free(cls) -> "Ports":
@@ -95,6 +101,7 @@ class Service:
     args: List[str]
     health_url: str
     process: Optional[ChildProcess] = None
+    env: Dict[str, str] = field(default_factory=dict)  # on top of the stack's
 
 
 @dataclass
@@ -107,6 +114,11 @@ class Stack:
     citizens: str = ""                        # the simulator's --citizens; default manual
     whatsapp_channel: str = "messagebird"     # or "whatsapp_cloud": the provider the simulator plays
     bench_appointments: int = 0
+    # Also Rasa's REST channel, for bench/channel_overhead.py only: it lets
+    # anyone write as any number, so a town never enables it.
+    rest_channel: bool = False
+    # The simulator delivers again a webhook that failed, as providers do (fault tests).
+    webhook_redelivery: bool = False
     rasa_token: str = ""
     action_token: str = ""
     link_secret: str = ""
@@ -114,12 +126,18 @@ class Stack:
     services: List[Service] = field(default_factory=list)
 
     @classmethod
+    def options_from_env(cls) -> Dict[str, str]:
+        """What `make run` lets a newcomer choose through the environment."""
+        return {"citizens": os.environ.get("RECORDA_CITIZENS", ""),
+                "whatsapp_channel": os.environ.get("RECORDA_WHATSAPP_CHANNEL") or "messagebird"}
+
+    @classmethod
     def isolated(cls, var_dir: Path, **options) -> "Stack":
         """A stack on free ports whose Rasa has its own action server and
         tracker store under `var_dir` (tests, benchmarks): it never meets the
         demo of `make run`. Otherwise configured like the repository's."""
         ports = Ports.free()
-        endpoints = yaml.load((PROJECT_ROOT / "endpoints.yml").read_text(), Loader=_LiteralLoader)
+        endpoints = literal_endpoints(PROJECT_ROOT / "endpoints.yml")
         endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
         endpoints["tracker_store"]["db"] = str(Path(var_dir) / "tracker.db")
         path = Path(var_dir) / "endpoints.yml"
@@ -141,6 +159,12 @@ class Stack:
         if not self.link_secret:
             # Signs the personal links of the SMS fallback (worker and web app).
             self.link_secret = self._persistent_secret("link-secret", 32)
+
+    remind_command = "make remind          (or: .venv/bin/python -m bot.apps.reminders send --tomorrow)"
+
+    def infrastructure(self) -> List[Tuple[str, str]]:
+        """(name, where) of the parts beside Recorda's processes, for the start-up text."""
+        return [("Database (SQLite)", str(self.var_dir / "recorda.db"))]
 
     def _persistent_secret(self, name: str, nbytes: int) -> str:
         path = self.var_dir / name
@@ -177,13 +201,20 @@ class Stack:
         """Rasa's channels: the repository's credentials.yml (MessageBird), or
         in Cloud API mode one the stack writes, whose values the
         WHATSAPP_CLOUD_* environment of env() repeats."""
-        if not self.cloud:
+        if not self.cloud and not self.rest_channel:
             return PROJECT_ROOT / "credentials.yml"
-        path = self.var_dir / "credentials-whatsapp-cloud.yml"
-        channel = {"api_url": self.simulator_url, **SANDBOX_CLOUD}
-        path.write_text("# Written by bot/dev/stack.py (RECORDA_WHATSAPP_CHANNEL=whatsapp_cloud): the Cloud\n"
-                        "# API channel, against the local WhatsApp simulator.\n"
-                        + yaml.safe_dump({CLOUD_CHANNEL: channel}, sort_keys=False))
+        if self.cloud:
+            channels = {CLOUD_CHANNEL: {"api_url": self.simulator_url, **SANDBOX_CLOUD}}
+            why = ("RECORDA_WHATSAPP_CHANNEL=whatsapp_cloud): the Cloud\n"
+                   "# API channel, against the local WhatsApp simulator.\n")
+        else:
+            channels = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text())
+            why = "a benchmark): the repository's channels.\n"
+        if self.rest_channel:
+            channels["rest"] = None
+            why += "# Plus Rasa's REST channel, to compare with: never on a server.\n"
+        path = self.var_dir / "credentials-stack.yml"
+        path.write_text("# Written by bot/dev/stack.py (" + why + yaml.safe_dump(channels, sort_keys=False))
         return path
 
     def env(self) -> Dict[str, str]:
@@ -224,16 +255,21 @@ class Stack:
                    "--token", SANDBOX_BOOKING_TOKEN]
         if self.bench_appointments:
             booking += ["--reseed", "--bench-appointments", str(self.bench_appointments)]
+        status_receiver = f"http://127.0.0.1:{self.ports.status_receiver}"
         simulator = [py, "-m", "bot.dev.sandbox.whatsapp_simulator", "--host", "127.0.0.1",
                      "--port", str(self.ports.simulator), "--access-key", SANDBOX_ACCESS_KEY,
                      "--signing-key", SANDBOX_SIGNING_KEY, "--channel-id", SANDBOX_CHANNEL_ID,
                      "--webhook-url", self.webhook_url, "--status-delays", self.status_delays,
-                     "--provider", self.whatsapp_channel]
+                     "--provider", self.whatsapp_channel,
+                     # Statuses to Recorda's status receiver, as a town subscribes them.
+                     "--status-webhook-url", f"{status_receiver}/webhooks/{self.whatsapp_channel}/statuses"]
         if self.cloud:
             simulator += ["--cloud-access-token", SANDBOX_CLOUD["access_token"], "--cloud-app-secret",
                           SANDBOX_CLOUD["app_secret"], "--cloud-phone-number-id", SANDBOX_CLOUD["phone_number_id"]]
         if self.citizens:
             simulator += ["--citizens", self.citizens]
+        if self.webhook_redelivery:
+            simulator.append("--redeliver")
         return [
             Service(BOOKING_SANDBOX, booking, f"{self.booking_url}/sandbox/health"),
             Service("WhatsApp simulator", simulator, f"{self.simulator_url}/sim/health"),
@@ -245,6 +281,10 @@ class Stack:
                              "--model", str(self.model), "--credentials", str(self.credentials()),
                              "--endpoints", str(self.endpoints or PROJECT_ROOT / "endpoints.yml")],
                     f"{self.rasa_url}/status?token={self.rasa_token}"),
+            Service("status receiver", [py, "-m", "bot.apps.status_receiver", "--host", "127.0.0.1",
+                                        "--port", str(self.ports.status_receiver),
+                                        "--credentials", str(self.credentials())],
+                    f"{status_receiver}/health"),
             Service("worker", [py, "-m", "bot.apps.worker"], ""),
             Service("web app", [py, "-m", "bot.apps.web", "--host", "127.0.0.1", "--port", str(self.ports.web)],
                     f"{self.web_url}/health"),
@@ -255,9 +295,14 @@ class Stack:
         """Starts every service and waits until each is healthy, in order;
         `when_healthy(service)` is called as each one is."""
         env = self.env()
+        # The schema belongs to the migrations: the stack's database is
+        # brought to the latest one before any service opens a store.
+        from bot.apps.database import upgrade
+        upgrade(env["RECORDA_DB_URL"])
         self.services = self._services()
         for service in self.services:
-            service.process = processes.start(service.name, service.args, self.log_path(service), env)
+            service.process = processes.start(service.name, service.args, self.log_path(service),
+                                              {**env, **service.env})
         deadline = time.monotonic() + timeout
         for service in self.services:
             if service.health_url:
@@ -275,6 +320,10 @@ class Stack:
     def log_path(self, service: Service) -> Path:
         return self.var_dir / "logs" / f"{service.name.replace(' ', '-')}.log"
 
+    def processes(self) -> List[ChildProcess]:
+        """Every process the stack started (benchmarks measure their CPU)."""
+        return [s.process for s in self.services if s.process]
+
     def stop(self) -> None:
         processes.stop(*(s.process.process for s in reversed(self.services) if s.process))
 
@@ -283,13 +332,13 @@ DEMO_ADMIN = "admin"
 PROVIDER_NAMES = {"messagebird": "MessageBird", "whatsapp_cloud": "WhatsApp Cloud API"}
 
 
-def demo_console_sign_in(var_dir: Path) -> str:
+def demo_console_sign_in(var_dir: Path, db_url: str) -> str:
     """The sandbox's first console user, so a newcomer can sign in at once:
     `admin` with a random password kept in var/console-admin-password (0600).
     A town's own deployment creates its admin with `python -m bot.apps.console_admin
     create-admin` instead. Returns the line to print."""
     from bot.console.accounts import ADMIN, Accounts
-    accounts = Accounts(f"sqlite:///{var_dir / 'recorda.db'}")
+    accounts = Accounts(db_url)
     password_file = var_dir / "console-admin-password"
     if not accounts.all_users():
         password = secrets.token_urlsafe(12)
@@ -321,14 +370,20 @@ def _history_report(history: List[subprocess.Popen], timeout: float = 60.0) -> s
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        stack = Stack(citizens=os.environ.get("RECORDA_CITIZENS", ""),
-                      whatsapp_channel=os.environ.get("RECORDA_WHATSAPP_CHANNEL") or "messagebird")
+        stack = Stack(**Stack.options_from_env())
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print("Starting Recorda (sandbox booking service, WhatsApp simulator, actions, Rasa, worker, web app)…")
+    return serve(stack, "sandbox booking service, WhatsApp simulator, actions, Rasa, status receiver, "
+                        "worker, web app")
+
+
+def serve(stack: Stack, description: str) -> int:
+    """Starts `stack`, prints where everything is and runs until Ctrl-C, a
+    SIGTERM or a service's exit; the exit status for the command."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    print(f"Starting Recorda ({description})…")
     print(f"Logs: {stack.var_dir / 'logs'}")
     history: List[subprocess.Popen] = []
 
@@ -339,7 +394,7 @@ def main() -> int:
     try:
         stack.start(when_healthy=when_healthy)
         history_report = _history_report(history)
-        sign_in = demo_console_sign_in(stack.var_dir)
+        sign_in = demo_console_sign_in(stack.var_dir, stack.env()["RECORDA_DB_URL"])
     except RuntimeError as exc:  # processes.ProcessError: a service that did not start
         print(exc, file=sys.stderr)
         stack.stop()
@@ -357,9 +412,10 @@ Recorda is running:
   Citizen's page of an SMS link             {stack.web_url}/c/… (the links arrive as SMS in the simulator)
   Rasa server (API behind a token)          {stack.rasa_url}
   {PROVIDER_NAMES[stack.whatsapp_channel] + " webhook":<42}{stack.webhook_url}
-
+  {"Status receiver (delivery statuses)":<42}http://127.0.0.1:{stack.ports.status_receiver}/webhooks/{stack.whatsapp_channel}/statuses
+{"".join(f"  {name:<42}{where}{chr(10)}" for name, where in stack.infrastructure())}
 Send tomorrow's reminders, in another terminal:
-  make remind          (or: .venv/bin/python -m bot.apps.reminders send --tomorrow)
+  {stack.remind_command}
 Let the citizens answer by themselves, like a real town (2 h last 7.2 s):
   curl -X POST {stack.simulator_url}/sim/behaviour -d '{{"profile": "realistic", "time_scale": 0.001}}'
 

@@ -78,6 +78,9 @@ class Settings:
     # EUR per billable message by the provider's pricing category, for the
     # messages whose status says so (bot/reports/whatsapp_cost.py).
     whatsapp_category_prices: Tuple[Tuple[str, float], ...] = ()
+    # A send claimed this long ago and never recorded was interrupted: the job
+    # settles it from the provider's statuses (bot/reminders/interrupted_sends.py).
+    interrupted_send_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         check_whatsapp_channel(self.whatsapp_channel)
@@ -119,6 +122,7 @@ class Settings:
             whatsapp_channel=_env("RECORDA_WHATSAPP_CHANNEL", "messagebird"),
             # e.g. "utility=0.0141,marketing=0.0509"
             whatsapp_category_prices=category_prices(_env("RECORDA_WHATSAPP_CATEGORY_PRICES", "")),
+            interrupted_send_seconds=float(_env("RECORDA_INTERRUPTED_SEND_SECONDS", "600")),
         )
 
 

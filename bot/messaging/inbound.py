@@ -45,3 +45,4 @@ class StatusUpdate:
     error_description: Optional[str]
     at: Optional[datetime]              # None: use the time it arrived
     pricing: Optional[Pricing] = None   # when the provider says
+    recipient: Optional[str] = None     # E.164, when the provider names it

@@ -22,7 +22,7 @@ JSON, so processes can be switched over one at a time.
 from __future__ import annotations
 
 import json
-from typing import Callable, Optional, Text, Tuple, TypeVar, Union
+from typing import Any, Callable, Optional, Text, Tuple, TypeVar, Union
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
@@ -34,6 +34,13 @@ Outcome = Union[TicketLock, str, None]
 
 
 class AtomicRedisLockStore(RedisLockStore):
+    def __init__(self, endpoint_config: Any = None, **settings: Any) -> None:
+        # Rasa 3.6 makes a lock store named by its module path (endpoints.yml)
+        # with `endpoint_config=` alone; tests pass RedisLockStore's settings.
+        if endpoint_config is not None:
+            settings = {"host": endpoint_config.url, **endpoint_config.kwargs}
+        super().__init__(**settings)
+
     def _change(self, conversation_id: Text,
                 change: Callable[[Optional[TicketLock]], Tuple[Outcome, T]]) -> T:
         """Applies `change` to the stored lock in one Redis transaction,

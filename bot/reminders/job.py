@@ -4,6 +4,8 @@ service day get their WhatsApp reminder through the assistant.
 Safe to re-run and to kill at any point: every appointment's reminder is a
 row in the reminder store; the job only triggers reminders still
 `scheduled`, and the connector's atomic claim lets exactly one send happen.
+A send a killed process left half done is settled from the provider's own
+statuses before planning (bot/reminders/interrupted_sends.py).
 Numbers are checked first: a landline or an invalid number is recorded as
 failed with that reason and nothing is sent.
 """
@@ -13,7 +15,7 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Awaitable, Callable, Iterable, List, Optional
 
 import aiohttp
@@ -24,6 +26,7 @@ from bot.foundation.phone import check_for_whatsapp
 from bot.foundation.settings import Settings
 from bot.messaging.rasa_client import RasaUnavailable, trigger_intent
 from bot.reminders import states
+from bot.reminders.interrupted_sends import Recovery, recover_interrupted_sends
 from bot.reminders.store import ReminderStore
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,8 @@ class JobSummary:
     not_active: int = 0
     failed: Counter = field(default_factory=Counter)
     planned: List[PlannedReminder] = field(default_factory=list)
+    # Sends an earlier run left unfinished (a process killed mid-send), settled before planning.
+    interrupted: Recovery = field(default_factory=Recovery)
 
     @property
     def total(self) -> int:
@@ -161,6 +166,9 @@ async def run_job(settings: Settings, booking: BookingSystem, service_day: date,
     """One run for one service day. `progress(total)` returns a tick callback."""
     store = ReminderStore(settings.db_url)
     summary = JobSummary(service_day)
+    if not dry_run:
+        summary.interrupted = await in_thread(recover_interrupted_sends, store,
+                                              timedelta(seconds=settings.interrupted_send_seconds))
     appointments = await gather_appointments(booking, service_day, office_ids)
     planned = await in_thread(
         plan, store, appointments, service_day, settings.default_region, dry_run, summary)

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from bot.foundation import metrics
 from bot.foundation.clock import stored_utc as _aware
 from bot.foundation.clock import utc_now as _now
 from bot.foundation.db import engine_with_tables
@@ -74,6 +75,8 @@ unmatched_statuses = Table(
     Column("error_code", Integer, nullable=True),
     Column("reason", String(48), nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
+    # E.164; finds the message of a send that was interrupted (bot.reminders.interrupted_sends).
+    Column("recipient", String(32), nullable=True, index=True),
 )
 
 reminder_events = Table(
@@ -268,6 +271,8 @@ class ReminderStore:
                     created_at=now, updated_at=now))
                 self._add_event(conn, result.inserted_primary_key[0], state, True, now, source,
                                 {"reason": reason} if reason else None)
+            if state == states.FAILED:
+                metrics.count_reminder_failed(reason)
         except IntegrityError:
             pass  # it exists already: keep it as it is
         reminder = self.get(appointment_id)
@@ -375,17 +380,19 @@ class ReminderStore:
     def apply_provider_status(self, provider_message_id: str, status: str,
                               at: Optional[datetime] = None, error_code: Optional[int] = None,
                               reason: Optional[str] = None,
-                              pricing: Optional[dict] = None) -> Optional[Reminder]:
+                              pricing: Optional[dict] = None,
+                              recipient: Optional[str] = None) -> Optional[Reminder]:
         """A delivery status from the provider; None when no reminder has that
         message. `pricing` (what the provider says the message costs) is kept
-        in the event's detail for the cost figures."""
+        in the event's detail for the cost figures; `recipient` (E.164) with
+        a status no reminder matches yet."""
         from bot.reminders.provider_status import state_for_status
         reminder = self.by_provider_message(provider_message_id)
         if reminder is None:
             with self.engine.begin() as conn:
                 conn.execute(insert(unmatched_statuses).values(
                     message_id=provider_message_id, status=status, error_code=error_code,
-                    reason=reason, at=at or _now()))
+                    reason=reason, at=at or _now(), recipient=recipient))
             return None
         target = state_for_status(status)
         detail: Dict[str, Any] = {"status": status, "code": error_code}
@@ -439,6 +446,10 @@ class ReminderStore:
             if result.rowcount != 1:
                 new_state = None
         self._add_event(conn, row.id, target, new_state is not None, at, source, detail)
+        if new_state == states.SENT:
+            metrics.count_reminder_sent()
+        elif new_state == states.FAILED:
+            metrics.count_reminder_failed(reason)
         return new_state is not None
 
     @staticmethod

@@ -255,3 +255,14 @@ def test_taps_and_media_carry_their_meaning_without_nlu():
     assert media.parse_data["intent"]["name"] == "EXTERNAL_media_message"
     assert media.parse_data["entities"] == [{"entity": "media_type", "value": "image"}]
     assert content.parse_event(inbound("text", {"text": "anul·la-la"})).parse_data is None
+
+
+def test_a_status_names_the_citizen_it_went_to():
+    # What lets a re-run find the message of a send that a killed process left unrecorded.
+    assert content.parse_event(status("out-1", "sent")).recipient == CITIZEN
+    body = status("out-1", "sent")
+    del body["message"]["to"]
+    body["contact"] = {"id": "c1", "msisdn": 34612345678}
+    assert content.parse_event(body).recipient == CITIZEN
+    del body["contact"]
+    assert content.parse_event(body).recipient is None

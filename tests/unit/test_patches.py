@@ -61,5 +61,7 @@ def test_the_channel_warns_when_rasa_started_unpatched(monkeypatch, caplog):
     monkeypatch.setattr(patches, "_rasa_patched", False)
     credentials = {"access_key": "k", "channel_id": "c", "signing_key": "s" * 20}
     with caplog.at_level(logging.WARNING, logger="connectors.messagebird"):
-        MessageBirdInput.from_credentials(credentials)
+        channel = MessageBirdInput.from_credentials(credentials)
+        assert "python -m bot.apps.rasa_server" not in caplog.text  # the status receiver builds it too
+        channel.blueprint(lambda message: None)  # only Rasa mounts it
     assert "python -m bot.apps.rasa_server" in caplog.text

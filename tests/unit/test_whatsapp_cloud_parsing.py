@@ -385,3 +385,8 @@ def test_message_id_of_a_success():
               "messages": [{"id": "wamid.HBgL", "message_status": "accepted"}]}
     assert message_id_from(answer) == "wamid.HBgL"
     assert [message_id_from(b) for b in ({}, {"messages": []}, {"messages": [{"id": 7}]}, "x")] == [None] * 4
+
+
+def test_a_status_names_the_citizen_it_went_to_in_e164():
+    assert one(envelope(status("wamid.out-1", "sent"))).recipient == "+34612345678"
+    assert one(envelope(status("wamid.out-1", "sent", recipient_id=None))).recipient is None

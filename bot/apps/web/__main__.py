@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from bot import patches
+from bot.apps.operations import start_process
 from bot.apps.web.app import create_app
 
 
@@ -14,7 +14,7 @@ def main(argv=None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    start_process("web", text_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(name="recorda_web")
     # No access log: the path of a personal link is a credential.
     patches.apply_to_sanic()

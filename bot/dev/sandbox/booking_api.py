@@ -129,6 +129,16 @@ async def health(request):
     return json_response({"status": "ok", "down": request.app.ctx.down})
 
 
+async def set_latency(request):
+    body = request.json
+    seconds = body.get("seconds") if isinstance(body, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 60:
+        raise ApiError(400, "bad_request", 'The body must be JSON like {"seconds": 5} (0 to 60).')
+    request.app.ctx.latency = float(seconds)
+    logger.warning("sandbox latency %.1f s", request.app.ctx.latency)
+    return json_response({"seconds": request.app.ctx.latency})
+
+
 async def set_outage(request):
     request.app.ctx.down = _bool_field(request, "down")
     logger.warning("sandbox outage %s", "ON" if request.app.ctx.down else "off")

@@ -9,7 +9,8 @@ the bot (bot.foundation.settings.Settings) read the same value.
 
 Besides /api/v1 it serves `GET /` (the board: appointments per office and day,
 refreshed every 2 s) and sandbox-only hooks under /sandbox/: `POST
-/sandbox/outage {"down": true|false}`, `GET /sandbox/health` and
+/sandbox/outage {"down": true|false}`, `POST /sandbox/latency {"seconds": 5}`
+(every API answer that much later: a slow booking system), `GET /sandbox/health` and
 `GET /sandbox/board` (the board fragment the page polls).
 
 This module puts the app together (token guard, error envelope) and is its
@@ -19,6 +20,7 @@ bot/dev/sandbox/booking_store.py, the board bot/dev/sandbox/booking_board.py.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import logging
 import os
@@ -28,7 +30,7 @@ from sanic import Sanic
 from sanic.exceptions import SanicException
 
 import bot.foundation.clock
-from bot.dev.sandbox.booking_api import API_ROUTES, error_response, health, set_outage
+from bot.dev.sandbox.booking_api import API_ROUTES, error_response, health, set_latency, set_outage
 from bot.dev.sandbox.booking_board import board_fragment, board_page
 from bot.dev.sandbox.booking_seed import MADRID
 from bot.dev.sandbox.booking_store import ApiError, NowFn, Store, open_database
@@ -64,6 +66,7 @@ def create_app(db_path: str, token: str, now_fn: Optional[NowFn] = None, *,
     app = Sanic(name)
     app.ctx.store = Store(open_database(db_path, today, reseed, bench_appointments), now_fn)
     app.ctx.down = False
+    app.ctx.latency = 0.0
 
     for method, path, handler in API_ROUTES:
         app.add_route(handler, API_PREFIX + path, methods=[method])
@@ -71,11 +74,14 @@ def create_app(db_path: str, token: str, now_fn: Optional[NowFn] = None, *,
     app.add_route(board_fragment, "/sandbox/board", methods=["GET"])
     app.add_route(health, "/sandbox/health", methods=["GET"])
     app.add_route(set_outage, "/sandbox/outage", methods=["POST"])
+    app.add_route(set_latency, "/sandbox/latency", methods=["POST"])
 
     @app.middleware("request")
     async def guard_api(request):
         if not request.path.startswith(API_PREFIX + "/"):
             return None
+        if request.app.ctx.latency:
+            await asyncio.sleep(request.app.ctx.latency)
         if request.app.ctx.down:
             return error_response(503, "unavailable", "The booking system is down (sandbox outage).")
         if not _authorised(request, token):

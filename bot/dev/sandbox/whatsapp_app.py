@@ -116,7 +116,8 @@ async def reset(request):
 async def health(request):
     sim = _sim(request)
     return response.json({"status": "ok", "provider": sim.edge.name, "channelId": sim.channel_id,
-                          "webhookUrl": sim.webhooks.url, "messages": len(sim.messages)})
+                          "webhookUrl": sim.webhooks.url, "statusWebhookUrl": sim.webhooks.status_url,
+                          "messages": len(sim.messages)})
 
 
 async def webhook_log(request):
@@ -144,14 +145,17 @@ ROUTES = [
 
 def create_app(access_key: str, edge: ProviderEdge, webhook_url: str,
                status_delays: Tuple[float, float, float] = (0.5, 1.5, 4.0),
-               name: Optional[str] = None, citizens: Optional[Profile] = None) -> Sanic:
+               name: Optional[str] = None, citizens: Optional[Profile] = None,
+               status_webhook_url: Optional[str] = None, redeliver: bool = False) -> Sanic:
     """The simulator as a Sanic app, playing `edge`'s provider; `access_key`
     opens the SMS API; `name` must be unique in the process; `citizens` is
-    the behaviour profile it starts (and resets) with."""
+    the behaviour profile it starts (and resets) with; the statuses'
+    webhooks go to `status_webhook_url` if given, else to `webhook_url`;
+    `redeliver`: webhooks the bot did not take are delivered again later."""
     # Logging is the host process's business (main() or whoever embeds the app).
     app = Sanic(name or f"whatsapp_simulator_{new_id()[:8]}", configure_logging=False)
     app.config.FALLBACK_ERROR_FORMAT = "json"
-    webhooks = WebhookSender(webhook_url, edge.webhook_headers)
+    webhooks = WebhookSender(webhook_url, edge.webhook_headers, status_webhook_url, redeliver)
     app.ctx.access_key = access_key
     app.ctx.sim = Simulator(edge, tuple(status_delays), load_templates(), webhooks, citizens)
     app.ctx.sms = app.ctx.sim.sms

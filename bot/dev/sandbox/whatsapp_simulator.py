@@ -18,6 +18,10 @@ https://graph.facebook.com does. Either way, and the same for both:
   (bot.dev.sandbox.citizen_behaviour) that reads and answers like a real town;
 * `/` is a phone-like page for demos.
 
+The webhooks go to `--webhook-url`; with `--status-webhook-url` the statuses
+go there instead, signed for that URL, as a deployment with Recorda's status
+receiver (bot/apps/status_receiver.py) subscribes them.
+
 Everything is kept in memory. This module is its command line (`python -m
 bot.dev.sandbox.whatsapp_simulator --help`); the app is
 bot/dev/sandbox/whatsapp_app.py, the state bot/dev/sandbox/whatsapp_platform.py,
@@ -30,9 +34,12 @@ import argparse
 import logging
 from typing import List, Optional, Tuple
 
+from sanic import Sanic
+
 from bot.dev.sandbox.citizen_behaviour import ProfileError, load_profile, with_overrides
 from bot.dev.sandbox.cloud_api import CloudAccount, CloudEdge
 from bot.dev.sandbox.messagebird_api import MessageBirdEdge
+from bot.dev.sandbox.provider_edge import ProviderEdge
 from bot.dev.sandbox.whatsapp_app import create_app
 from bot.foundation.settings import WHATSAPP_CHANNELS
 
@@ -47,7 +54,8 @@ def _delays(text: str) -> Tuple[float, float, float]:
     return delays
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The command line; `profile` is the citizens' behaviour profile it names."""
     cloud = CloudAccount()
     parser = argparse.ArgumentParser(description="WhatsApp platform simulator (MessageBird or Meta Cloud API subset).")
     parser.add_argument("--host", default="127.0.0.1")
@@ -65,6 +73,12 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help="Cloud API: the business phone number's id, in the send URL")
     parser.add_argument("--webhook-url", help="where the webhooks go (default: the local Rasa's "
                                               "/webhooks/<provider>/webhook)")
+    parser.add_argument("--status-webhook-url",
+                        help="where the statuses' webhooks go, signed for it (Recorda's status receiver, "
+                             "/webhooks/<provider>/statuses); default: --webhook-url")
+    parser.add_argument("--redeliver", action="store_true",
+                        help="deliver again, over about two minutes, a webhook the bot did not take "
+                             "(5xx, 429 or unreachable), as providers do; default: each webhook once")
     parser.add_argument("--status-delays", type=_delays, default=(0.5, 1.5, 4.0),
                         help="seconds after a send until sent, delivered, read (default 0.5,1.5,4)")
     parser.add_argument("--citizens", default="manual", metavar="PROFILE",
@@ -76,18 +90,29 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--seed", type=int, help="seed of the citizens' behaviours; default the profile's")
     args = parser.parse_args(argv)
     try:
-        citizens = with_overrides(load_profile(args.citizens), args.seed, args.time_scale)
+        args.profile = with_overrides(load_profile(args.citizens), args.seed, args.time_scale)
     except (ProfileError, ValueError) as exc:
         parser.error(f"--citizens: {exc}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return args
+
+
+def app_from(args: argparse.Namespace) -> Sanic:
+    """The simulator app that the command line `args` describe."""
+    edge: ProviderEdge
     if args.provider == "whatsapp_cloud":
         edge = CloudEdge(CloudAccount(access_token=args.cloud_access_token, app_secret=args.cloud_app_secret,
                                       phone_number_id=args.cloud_phone_number_id))
     else:
         edge = MessageBirdEdge(args.signing_key, args.channel_id)
-    app = create_app(args.access_key, edge, args.webhook_url or WEBHOOK_URLS[args.provider],
-                     args.status_delays, name="whatsapp_simulator", citizens=citizens)
-    app.run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)
+    return create_app(args.access_key, edge, args.webhook_url or WEBHOOK_URLS[args.provider],
+                      args.status_delays, name="whatsapp_simulator", citizens=args.profile,
+                      status_webhook_url=args.status_webhook_url, redeliver=args.redeliver)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app_from(args).run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)
 
 
 if __name__ == "__main__":
