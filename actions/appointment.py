@@ -150,8 +150,14 @@ async def tell_outcome(dispatcher: CollectingDispatcher, domain: Dict[Text, Any]
     if already:
         say(dispatcher, domain, "utter_already_confirmed", lang, when=when(appointment, lang))
         return
-    office = await Services.booking().get_office(appointment.office_id)
     name = appointment.citizen_name.split(" ")[0]
+    try:
+        office = await Services.booking().get_office(appointment.office_id)
+    except BookingError as exc:
+        # It is confirmed: say so, without the office the booking system cannot give now.
+        log.warning("Confirmed %s; its office could not be read: %s", appointment.id, exc)
+        say(dispatcher, domain, "utter_confirmed_no_office", lang, name=name, when=when(appointment, lang))
+        return
     say(dispatcher, domain, "utter_confirmed", lang, name=name, when=when(appointment, lang),
         office=f"{office.name} ({office.address})")
 

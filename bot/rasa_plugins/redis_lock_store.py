@@ -22,11 +22,14 @@ JSON, so processes can be switched over one at a time.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Callable, Optional, Text, Tuple, TypeVar, Union
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
+from redis.exceptions import RedisError
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 DELETE = "delete"  # a change's verdict: remove the lock
 # What a change makes of the lock: the lock to write, DELETE, or None to leave it.
@@ -90,11 +93,21 @@ class AtomicRedisLockStore(RedisLockStore):
 
     def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
         """Returns the ticket and removes the lock if no one else waits: one
-        transaction, so a ticket issued in between is never deleted with it."""
+        transaction, so a ticket issued in between is never deleted with it.
+
+        Rasa calls it after the turn, whatever happened. Redis unreachable
+        then (restarted, a failover) must not fail a turn that is done: the
+        channel would answer 500, the provider redeliver, and the citizen's
+        message be handled twice. The ticket expires with its lifetime
+        instead (or went with the restarted Redis's memory)."""
         def give_back(lock: Optional[TicketLock]) -> Tuple[Outcome, None]:
             if lock is None:
                 return None, None
             lock.remove_ticket_for(ticket_number)
             return (lock if lock.is_someone_waiting() else DELETE), None
 
-        self._change(conversation_id, give_back)
+        try:
+            self._change(conversation_id, give_back)
+        except RedisError as exc:
+            log.warning("Could not return ticket %s of a conversation to Redis (%s); it expires by itself",
+                        ticket_number, exc)

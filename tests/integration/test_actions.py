@@ -45,7 +45,7 @@ from actions.reminder import ActionSendReminder
 from actions.session import ActionSessionStart
 from actions.short_answer import ActionShortAnswer
 from actions.trust import RECORDA, TAP, TEXT, UNVERIFIED, origin
-from bot.booking import BOOKED, CANCELLED, CONFIRMED, Appointment
+from bot.booking import BOOKED, CANCELLED, CONFIRMED, Appointment, BookingUnavailable
 from bot.booking.outbox import (
     DONE,
     PENDING,
@@ -437,6 +437,28 @@ async def test_confirm_by_button_then_again_says_already_confirmed(env, domain, 
                                              when=when(appointment, lang))]
     assert events == [SlotSet("appointment_id", appointment.id), SlotSet("open_question", None)]
     assert [e.event for e in env.reminders.history(appointment.id)].count(states.CONFIRMED) == 1
+
+
+async def test_a_confirmation_is_told_even_if_the_office_cannot_be_read_right_after(
+        env, domain, cast, booking_service, monkeypatch):
+    # The booking system confirmed, then went down before the office's address
+    # could be read: the citizen still hears that it is confirmed.
+    person = cast.take()
+    lang = person.language
+    appointment = person.appointment
+    schedule_reminder(env, person)
+
+    async def office_unavailable(office_id):
+        raise BookingUnavailable("down right after the confirmation")
+    monkeypatch.setattr(Services.booking(), "get_office", office_unavailable)
+
+    messages, _ = await run(ActionConfirmAppointment(),
+                            tap(person.phone, "confirm_appointment", appointment.id, lang), domain)
+
+    assert fetch(booking_service, appointment.id).status == CONFIRMED
+    assert texts(messages) == [response_text("utter_confirmed_no_office", lang, name=person.first_name,
+                                             when=when(appointment, lang))]
+    assert env.reminders.get(appointment.id).state == states.CONFIRMED
 
 
 # --- 4. the citizen's language -------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Iterator, List
 
 import pytest
 import redis
-from rasa.core.lock_store import RedisLockStore
+from rasa.core.lock_store import LockError, RedisLockStore
 
 from bot.dev.processes import free_port
 from bot.rasa_plugins.redis_lock_store import AtomicRedisLockStore
@@ -159,3 +159,25 @@ def test_two_processes_handle_one_citizens_messages_one_at_a_time_once_each(clea
         mine = [int(h.split(":")[1]) for h in handled if h.startswith(f"{w}:")]
         assert mine == sorted(mine)
     assert AtomicRedisLockStore(port=clean).get_lock(CITIZEN) is None  # nothing left behind
+
+
+def test_redis_gone_after_a_turn_does_not_fail_the_turn_but_does_fail_the_next(caplog):
+    # Rasa returns the ticket after every turn, done or not. Redis unreachable
+    # then must not turn a handled message into an error (the provider would
+    # redeliver it and the citizen be answered twice); before a turn it must.
+    store = AtomicRedisLockStore(port=free_port(), socket_timeout=0.5)  # nothing listens there
+    store.cleanup(CITIZEN, 0)
+    assert "expires by itself" in caplog.text
+    with pytest.raises(LockError):  # Rasa's wrapping of the Redis error
+        store.issue_ticket(CITIZEN)
+
+
+def test_rasa_loads_it_by_its_module_path_from_endpoints(clean):
+    from rasa.core.lock_store import LockStore
+    from rasa.utils.endpoints import EndpointConfig
+
+    config = EndpointConfig(url="127.0.0.1", port=clean, db=1,
+                            type="bot.rasa_plugins.redis_lock_store.AtomicRedisLockStore")
+    store = LockStore.create(config)
+    assert isinstance(store, AtomicRedisLockStore)
+    assert store.issue_ticket(CITIZEN) == 0
