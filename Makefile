@@ -68,6 +68,7 @@ bench: venv models/.current
 	$(BIN)/python -m bench.reminder_dispatch
 	$(BIN)/python -m bench.button_latency
 	$(BIN)/python -m bench.console_pages
+	$(BIN)/python -m bench.channel_overhead
 
 clean:
 	rm -rf var models/*.tar.gz models/.current
