@@ -132,6 +132,7 @@ class LocalPostgres:
                 subprocess.run(psql + ["-c", f"CREATE DATABASE {database}"], env=env, check=True,
                                capture_output=True, text=True)
 
+
     def stop(self) -> None:
         """A fast shutdown (SIGINT): clients are disconnected, nothing is lost."""
         if self.process is None or not self.process.running():
