@@ -34,18 +34,21 @@ from bot.reminders.job import run_job
 
 log = logging.getLogger("bench.rasa_profile")
 
-# The steps of a reminder's turn, by the function that does each.
+# The steps of a reminder's turn, by the functions that do each (Rasa's own,
+# or the speed-up that replaces it: bot/patches/).
 STEPS = {
-    "tracker store: save": "save (rasa/core/tracker_store.py",
-    "tracker store: count the stored events before a save": "_additional_events (rasa/core/tracker_store.py",
-    "tracker store: load": "get_or_create_tracker (rasa/core/tracker_store.py",
-    "policies": "_predict_next_with_tracker (rasa/core/processor.py",
-    "action call": "run (rasa/core/actions/action.py",
-    "action answer check": "_cached_validate_action_result (bot/patches/rasa_speedups.py",
-    "lock store": "lock (rasa/core/lock_store.py",
-    "reminder store: claim": "claim_for_sending (bot/reminders/store.py",
-    "reminder store: record the send": "mark_sent (bot/reminders/store.py",
-    "provider call": "post_with_retries (connectors/provider_http.py",
+    "tracker store: save": ("save (rasa/core/tracker_store.py", "_save (bot/patches/tracker_store_speedups.py"),
+    "tracker store: count the stored events before a save": (
+        "_additional_events (rasa/core/tracker_store.py", "_additional_events (bot/patches/tracker_store_speedups.py"),
+    "tracker store: load": ("get_or_create_tracker (rasa/core/tracker_store.py",),
+    "policies": ("_predict_next_with_tracker (rasa/core/processor.py",),
+    "action call": ("run (rasa/core/actions/action.py",),
+    "action answer check": ("_validate_action_result (rasa/core/actions/action.py",
+                            "_cached_validate_action_result (bot/patches/rasa_speedups.py"),
+    "lock store": ("lock (rasa/core/lock_store.py",),
+    "reminder store: claim": ("claim_for_sending (bot/reminders/store.py",),
+    "reminder store: record the send": ("mark_sent (bot/reminders/store.py",),
+    "provider call": ("post_with_retries (connectors/provider_http.py",),
 }
 
 
@@ -54,6 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--appointments", type=int, default=1000, help="bench appointments (1000)")
     parser.add_argument("--seconds", type=int, default=15, help="how long py-spy samples (15)")
+    parser.add_argument("--raw", type=Path, help="also keep py-spy's samples in this file")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -66,17 +70,18 @@ def frame_name(frame: str) -> str:
 
 
 def shares(raw: Path) -> Dict[str, object]:
-    total, inclusive, own = 0, Counter(), Counter()
+    total, in_step, own = 0, Counter(), Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = [frame_name(f) for f in stack.split(";")]
+        frames = {frame_name(f) for f in stack.split(";")}
         total += int(count)
-        for name in set(frames):
-            inclusive[name] += int(count)
-        own[frames[-1]] += int(count)
+        for step, names in STEPS.items():
+            if frames.intersection(names):
+                in_step[step] += int(count)
+        own[frame_name(stack.split(";")[-1])] += int(count)
     percent = (lambda n: round(100.0 * n / total, 1)) if total else (lambda n: 0.0)
     return {"samples": total,
-            "steps_percent": {step: percent(inclusive[name]) for step, name in STEPS.items()},
+            "steps_percent": {step: percent(in_step[step]) for step in STEPS},
             "hottest_own_percent": {name: percent(n) for name, n in own.most_common(15)}}
 
 
@@ -106,6 +111,8 @@ def main(argv=None) -> int:
                 await booking.close()
         sent = asyncio.run(send())
         sampler.wait()
+        if args.raw:
+            shutil.copy(raw, args.raw)
         emit({"benchmark": "rasa_profile", "profile": "production", "workers": 1, "sent": sent,
               "sampled_seconds": args.seconds, **shares(raw), "machine": machine()})
         return 0
