@@ -14,13 +14,18 @@ import shutil
 import signal
 import sys
 import tempfile
+import uuid
+from datetime import timezone
 from pathlib import Path
 from typing import Awaitable, Callable, Dict, Iterator, List, Optional, Sequence
 
+import bot.foundation.clock
 from bot.dev.production import ProductionStack
-from bot.dev.stack import Stack
+from bot.dev.stack import SANDBOX_CHANNEL_ID, SANDBOX_SIGNING_KEY, Stack
 from bot.foundation import settings
 from bot.foundation.settings import PROJECT_ROOT, Settings
+from connectors.messagebird_signature import HEADER as SIGNATURE_HEADER
+from connectors.messagebird_signature import sign_webhook
 
 log = logging.getLogger("bench")
 
@@ -183,3 +188,29 @@ def run_benchmark(name: str, args: argparse.Namespace, run: Callable[[argparse.N
         return 2
     emit(result)
     return 0 if passed(result) else 1
+
+
+def message_created(msisdn: str, conversation_id: str, contact_id: str, message_type: str,
+                    content: dict, reply_to: Optional[str] = None) -> bytes:
+    """A citizen's message as MessageBird's `message.created` webhook, like
+    the simulator's; a fresh message id, since the connector drops a repeated one."""
+    now = bot.foundation.clock.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    message = {
+        "id": uuid.uuid4().hex, "conversationId": conversation_id, "channelId": SANDBOX_CHANNEL_ID,
+        "platform": "whatsapp", "to": SANDBOX_CHANNEL_ID, "from": msisdn,
+        "direction": "received", "status": "received", "type": message_type,
+        "content": content, "createdDatetime": now, "updatedDatetime": now,
+    }
+    if reply_to:
+        message["replyTo"] = {"id": reply_to}
+    event = {"type": "message.created",
+             "contact": {"id": contact_id, "msisdn": int(msisdn.lstrip("+")), "displayName": msisdn},
+             "conversation": {"id": conversation_id, "contactId": contact_id,
+                              "status": "active", "createdDatetime": now, "updatedDatetime": now},
+             "message": message}
+    return json.dumps(event, ensure_ascii=False).encode("utf-8")
+
+
+def signed_headers(url: str, body: bytes) -> Dict[str, str]:
+    """MessageBird's signature of `body` for `url`, as the sandbox channel checks it."""
+    return {SIGNATURE_HEADER: sign_webhook(SANDBOX_SIGNING_KEY, url, body), "Content-Type": "application/json"}

@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Dict, List, Optional, Tuple
 
 import aiohttp
@@ -40,19 +39,18 @@ from bench._common import (
     cpu_delta,
     cpu_snapshot,
     machine,
+    message_created,
     profile_figures,
     run_benchmark,
     settings_for,
+    signed_headers,
     summary_ms,
 )
 from bot.booking.rest import booking_system_from_settings
-from bot.dev.stack import SANDBOX_CHANNEL_ID, SANDBOX_SIGNING_KEY
 from bot.messaging import payloads
 from bot.offices.service_days import next_service_day
 from bot.reminders.job import run_job
 from bot.reminders.store import ReminderStore
-from connectors.messagebird_signature import HEADER as SIGNATURE_HEADER
-from connectors.messagebird_signature import sign_webhook
 
 log = logging.getLogger("bench.button_latency")
 
@@ -77,10 +75,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--keep-var", action="store_true", help="keep the temporary var dir and logs")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
-
-
-def _now_stamp() -> str:
-    return bot.foundation.clock.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _sim_time(stamp: str) -> float:
@@ -111,23 +105,8 @@ class Conversation:
     def webhook_body(self, kind: str) -> bytes:
         """A `message.created` event like the simulator's (and MessageBird's)."""
         message_type, content = self.content(kind)
-        now = _now_stamp()
-        message = {
-            "id": uuid.uuid4().hex,  # unique: the connector drops a repeated id
-            "conversationId": self.conversation_id, "channelId": SANDBOX_CHANNEL_ID,
-            "platform": "whatsapp", "to": SANDBOX_CHANNEL_ID, "from": self.msisdn,
-            "direction": "received", "status": "received", "type": message_type,
-            "content": content, "createdDatetime": now, "updatedDatetime": now,
-        }
-        if message_type == "button" and self.reminder_message_id:
-            message["replyTo"] = {"id": self.reminder_message_id}
-        event = {"type": "message.created",
-                 "contact": {"id": self.contact_id, "msisdn": int(self.msisdn.lstrip("+")),
-                             "displayName": self.msisdn},
-                 "conversation": {"id": self.conversation_id, "contactId": self.contact_id,
-                                  "status": "active", "createdDatetime": now, "updatedDatetime": now},
-                 "message": message}
-        return json.dumps(event, ensure_ascii=False).encode("utf-8")
+        return message_created(self.msisdn, self.conversation_id, self.contact_id, message_type, content,
+                               reply_to=self.reminder_message_id if message_type == "button" else None)
 
 
 class Tap:
@@ -179,8 +158,7 @@ async def post_webhook(session: aiohttp.ClientSession, url: str, conversation: C
                        tap: Tap) -> None:
     body = conversation.webhook_body(tap.kind)
     # Signed before the clock starts: signing is the provider's work.
-    headers = {SIGNATURE_HEADER: sign_webhook(SANDBOX_SIGNING_KEY, url, body),
-               "Content-Type": "application/json"}
+    headers = signed_headers(url, body)
     tap.sent_wall = time.time()
     started = time.perf_counter()
     try:

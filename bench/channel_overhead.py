@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -36,13 +35,12 @@ from bench._common import (
     cpu_delta,
     cpu_snapshot,
     machine,
+    message_created,
     profile_figures,
     run_benchmark,
+    signed_headers,
     summary_ms,
 )
-from bot.dev.stack import SANDBOX_CHANNEL_ID, SANDBOX_SIGNING_KEY
-from connectors.messagebird_signature import HEADER as SIGNATURE_HEADER
-from connectors.messagebird_signature import sign_webhook
 
 log = logging.getLogger("bench.channel_overhead")
 
@@ -67,26 +65,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _stamp() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def whatsapp_body(msisdn: str, conversation_id: str, text: str) -> bytes:
-    """A citizen's typed message as MessageBird's `message.created` webhook."""
-    now = _stamp()
-    contact_id = f"contact-{msisdn.lstrip('+')}"
-    return json.dumps({
-        "type": "message.created",
-        "contact": {"id": contact_id, "msisdn": int(msisdn.lstrip("+")), "displayName": msisdn},
-        "conversation": {"id": conversation_id, "contactId": contact_id, "status": "active",
-                         "createdDatetime": now, "updatedDatetime": now},
-        "message": {"id": uuid.uuid4().hex, "conversationId": conversation_id,
-                    "channelId": SANDBOX_CHANNEL_ID, "platform": "whatsapp", "to": SANDBOX_CHANNEL_ID,
-                    "from": msisdn, "direction": "received", "status": "received", "type": "text",
-                    "content": {"text": text}, "createdDatetime": now, "updatedDatetime": now},
-    }, ensure_ascii=False).encode("utf-8")
-
-
 class Sender:
     """Sends one message through one channel; the answer's latency or an error."""
 
@@ -100,10 +78,8 @@ class Sender:
             async with self.session.post(self.url, json={"sender": msisdn, "message": text}) as resp:
                 replies = await resp.json(content_type=None)
                 return None if resp.status == 200 and replies else f"HTTP {resp.status}: {replies}"
-        body = whatsapp_body(msisdn, conversation_id, text)
-        headers = {SIGNATURE_HEADER: sign_webhook(SANDBOX_SIGNING_KEY, self.url, body),
-                   "Content-Type": "application/json"}
-        async with self.session.post(self.url, data=body, headers=headers) as resp:
+        body = message_created(msisdn, conversation_id, f"contact-{msisdn.lstrip('+')}", "text", {"text": text})
+        async with self.session.post(self.url, data=body, headers=signed_headers(self.url, body)) as resp:
             answer = await resp.json(content_type=None)
             return None if resp.status == 200 and answer.get("status") == "handled" else f"HTTP {resp.status}: {answer}"
 
