@@ -3,6 +3,7 @@ module), the REST adapter pointed at it, and the staff console in this
 process (tests/support/booking_sandbox.py, tests/support/console.py)."""
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 import aiohttp
@@ -12,6 +13,23 @@ import pytest_asyncio
 from bot.booking.rest import RestBookingSystem
 from tests.support.booking_sandbox import SandboxBooking, sandbox_booking
 from tests.support.simulator import webhook_receiver
+
+PG_URL = os.environ.get("RECORDA_TEST_PG_URL")
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """The real PostgreSQL that CI provides (RECORDA_TEST_PG_URL, from
+    scripts/start-test-postgres); without one the test is skipped."""
+    if not PG_URL:
+        pytest.skip("RECORDA_TEST_PG_URL not set (CI sets it to a real PostgreSQL)")
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request, db_url) -> str:
+    """The test twice: on its own SQLite file, and on the real PostgreSQL."""
+    return db_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
 
 
 @pytest.fixture(scope="module")

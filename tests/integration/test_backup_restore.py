@@ -29,27 +29,24 @@ from bot.messaging.webhook_receipts import WebhookReceipts
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
 
-PG_URL = os.environ.get("RECORDA_TEST_PG_URL")
 BACKUP = PROJECT_ROOT / "scripts" / "backup-postgres"
 RESTORE = PROJECT_ROOT / "scripts" / "restore-postgres"
 PASSWORD = "a long enough password"
 WEBHOOK_KEY = "messagebird:message.updated:evt-0001"
 
-pytestmark = pytest.mark.skipif(not PG_URL, reason="RECORDA_TEST_PG_URL not set (CI sets it to a real PostgreSQL)")
 
 Snapshot = Dict[str, List[tuple]]
 
 
 @pytest.fixture
-def scratch_url() -> Iterator[str]:
+def scratch_url(pg_url) -> Iterator[str]:
     """A database of its own, dropped afterwards: the restore replaces tables."""
-    assert PG_URL
     name = f"recorda_backup_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", future=True)
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT", future=True)
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
         yield url
         get_engine(url).dispose()
         with admin.connect() as conn:

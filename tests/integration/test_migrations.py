@@ -7,7 +7,6 @@ in a schema of its own there."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 import shutil
 import traceback
 import uuid
@@ -25,7 +24,6 @@ from bot.messaging.webhook_receipts import WebhookReceipts
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
 
-PG_URL = os.environ.get("RECORDA_TEST_PG_URL")
 UPGRADERS = 4
 
 
@@ -35,15 +33,14 @@ def url(request, tmp_path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'recorda.db'}"
         dispose_all()
         return
-    if not PG_URL:
-        pytest.skip("RECORDA_TEST_PG_URL not set (CI sets it to a real PostgreSQL)")
+    pg_url = request.getfixturevalue("pg_url")
     # A schema per test: the tests change what a whole database has (its
     # alembic_version above all), and other tests share that database.
     schema = f"migrations_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, future=True)
+    admin = create_engine(pg_url, future=True)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    yield f"{pg_url}{'&' if '?' in pg_url else '?'}options=-csearch_path%3D{schema}"
     dispose_all()
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

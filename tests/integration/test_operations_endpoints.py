@@ -33,7 +33,6 @@ from tests.support.console import console_settings
 from tests.support.http_helpers import call, wait_for
 from tests.support.tcp_proxy import TcpProxy
 
-PG_URL = os.environ.get("RECORDA_TEST_PG_URL")
 TOKEN = "a-test-action-token-of-32-chars!"
 NOTHING_LISTENS = "http://127.0.0.1:1"
 SCRAPE_TOKEN = "a-scrape-token"
@@ -47,11 +46,9 @@ def families(text: str) -> dict:
 
 
 @pytest.fixture
-def database() -> Iterator[TcpProxy]:
+def database(pg_url) -> Iterator[TcpProxy]:
     """PostgreSQL behind a proxy of this test's own; `.url` reaches it through the proxy."""
-    if not PG_URL:
-        pytest.skip("RECORDA_TEST_PG_URL not set (CI sets it to a real PostgreSQL)")
-    target = make_url(PG_URL)
+    target = make_url(pg_url)
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
         proxy.url = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         yield proxy

@@ -2,7 +2,6 @@
 one through RECORDA_TEST_PG_URL) on a real PostgreSQL."""
 from __future__ import annotations
 
-import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
@@ -13,16 +12,10 @@ from bot.reminders import states
 from bot.reminders.states import next_state
 from bot.reminders.store import ReminderStore
 
-PG_URL = os.environ.get("RECORDA_TEST_PG_URL")
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, db_url):
-    if request.param == "sqlite":
-        return ReminderStore(db_url)
-    if not PG_URL:
-        pytest.skip("RECORDA_TEST_PG_URL not set (CI sets it to a real PostgreSQL)")
-    return ReminderStore(PG_URL)
+@pytest.fixture
+def store(any_db_url):
+    return ReminderStore(any_db_url)
 
 
 def appointment_id() -> str:

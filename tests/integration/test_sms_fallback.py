@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 import uuid
@@ -142,19 +141,9 @@ def test_a_short_secret_is_refused():
 
 # ------------------------------------------------- stores (SQLite, PostgreSQL)
 
-PG_URL = os.environ.get("RECORDA_TEST_PG_URL")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db(request, db_url) -> str:
-    if request.param == "postgresql" and not PG_URL:
-        pytest.skip("RECORDA_TEST_PG_URL not set (CI sets it to a real PostgreSQL)")
-    return db_url if request.param == "sqlite" else PG_URL
-
-
-def test_the_sms_claim_is_taken_once_and_an_event_is_no_state(any_db, monkeypatch, tmp_path):
+def test_the_sms_claim_is_taken_once_and_an_event_is_no_state(any_db_url, monkeypatch, tmp_path):
     offices_file(tmp_path, monkeypatch, ["oac-centre"])
-    store, fallbacks, used = ReminderStore(any_db), SmsFallbackStore(any_db), UsedLinks(any_db)
+    store, fallbacks, used = ReminderStore(any_db_url), SmsFallbackStore(any_db_url), UsedLinks(any_db_url)
     aid = f"T-{uuid.uuid4().hex[:10]}"
     tomorrow = bot.foundation.clock.now(MADRID).date() + timedelta(days=1)
     store.schedule(aid, tomorrow, "oac-centre", "+34619283746", "ca")

@@ -22,7 +22,6 @@ from bot.reminders import states
 from bot.reminders.sms_fallback import SENDING, SmsFallbackStore
 from bot.reminders.store import ReminderStore
 
-PG_URL = os.environ.get("RECORDA_TEST_PG_URL")
 PROCESSES = 4
 PHONE = "+34612345678"
 
@@ -31,15 +30,6 @@ PHONE = "+34612345678"
 # `together` (wait for the other processes): the units it won.
 Run = Callable[[Sequence[str], Callable[[], object]], List[str]]
 Role = Callable[[str], Run]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, db_url) -> str:
-    if request.param == "sqlite":
-        return db_url
-    if not PG_URL:
-        pytest.skip("RECORDA_TEST_PG_URL not set (CI sets it to a real PostgreSQL)")
-    return PG_URL
 
 
 def _process(role: Role, url: str, work: Sequence[str], ready, go, barrier, results) -> None:
@@ -118,15 +108,15 @@ def _claim_reminders(url: str) -> Run:
     return one_at_a_time(lambda aid: store.claim_for_sending(aid, PHONE, "ca"))
 
 
-def test_each_reminder_is_claimed_by_one_process(url):
+def test_each_reminder_is_claimed_by_one_process(any_db_url):
     prefix = _prefix()
     scheduled = [f"{prefix}S{n}" for n in range(30)]
     unknown = [f"{prefix}U{n}" for n in range(30)]  # triggered without the job: created by the claim
-    store = ReminderStore(url)
+    store = ReminderStore(any_db_url)
     for aid in scheduled:
         store.schedule(aid, None, None, PHONE, "ca")
     work = scheduled + unknown
-    assert_each_won_once(compete(_claim_reminders, url, work), work)
+    assert_each_won_once(compete(_claim_reminders, any_db_url, work), work)
     for aid in work:
         events = [e.event for e in store.history(aid)]
         assert store.get(aid).state == states.SENDING
@@ -141,11 +131,11 @@ def _receive_webhooks(url: str) -> Run:
     return one_at_a_time(receipts.first_time)
 
 
-def test_each_webhook_is_handled_the_first_time_once(url):
+def test_each_webhook_is_handled_the_first_time_once(any_db_url):
     prefix = _prefix()
     work = [f"{prefix}wamid.{n}" for n in range(150)]
-    assert_each_won_once(compete(_receive_webhooks, url, work), work)
-    assert not WebhookReceipts(url).first_time(work[0])
+    assert_each_won_once(compete(_receive_webhooks, any_db_url, work), work)
+    assert not WebhookReceipts(any_db_url).first_time(work[0])
 
 
 # --- the booking retry queue (the workers) ----------------------------------
@@ -168,13 +158,13 @@ def _run_outbox(url: str) -> Run:
     return run
 
 
-def test_each_due_booking_operation_is_claimed_by_one_worker(url):
+def test_each_due_booking_operation_is_claimed_by_one_worker(any_db_url):
     prefix = _prefix()
     work = [f"{prefix}{n}" for n in range(60)]
-    outbox = BookingOutbox(url)
+    outbox = BookingOutbox(any_db_url)
     for aid in work:
         outbox.enqueue(aid, "cancel", PHONE, "ca")
-    assert_each_won_once(compete(_run_outbox, url, work), work)
+    assert_each_won_once(compete(_run_outbox, any_db_url, work), work)
     with outbox.engine.connect() as conn:
         rows = conn.execute(select(booking_operations.c.state, booking_operations.c.attempts).where(
             booking_operations.c.appointment_id.like(f"{prefix}%"))).all()
@@ -189,17 +179,17 @@ def _claim_sms(url: str) -> Run:
     return one_at_a_time(store.claim)
 
 
-def test_each_sms_fallback_is_claimed_once_new_or_retried(url, clock):
+def test_each_sms_fallback_is_claimed_once_new_or_retried(any_db_url, clock):
     prefix = _prefix()
     new = [f"{prefix}N{n}" for n in range(40)]
     retried = [f"{prefix}R{n}" for n in range(40)]  # a send that failed, its retry due now
-    store = SmsFallbackStore(url)
+    store = SmsFallbackStore(any_db_url)
     clock.advance(hours=-1)  # this process only: the retries fall due before the workers' now
     for aid in retried:
         assert store.claim(aid)
         store.retry_later(aid, "503 from the provider", attempts=1)
     work = new + retried
-    assert_each_won_once(compete(_claim_sms, url, work), work)
+    assert_each_won_once(compete(_claim_sms, any_db_url, work), work)
     for aid in work:
         record = store.get(aid)
         assert (record.state, record.attempts) == (SENDING, 1 if aid in new else 2), aid

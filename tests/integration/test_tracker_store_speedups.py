@@ -6,7 +6,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from typing import Iterator, List
 
@@ -27,7 +26,6 @@ from sqlalchemy.engine import make_url
 from bot.patches import tracker_store_speedups
 from tests.support import ROOT
 
-PG_URL = os.environ.get("RECORDA_TEST_PG_URL")
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 
 
@@ -41,11 +39,7 @@ def patched_class():
 def store(request, tmp_path) -> SQLTrackerStore:
     if request.param == "sqlite":
         return SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
-    if not PG_URL:
-        if os.environ.get("CI"):
-            pytest.fail("RECORDA_TEST_PG_URL not set")
-        pytest.skip("RECORDA_TEST_PG_URL not set (CI sets it to a real PostgreSQL)")
-    url = make_url(PG_URL)
+    url = make_url(request.getfixturevalue("pg_url"))
     return SQLTrackerStore(DOMAIN, dialect="postgresql", host=url.host, port=url.port, db=url.database,
                            username=url.username, password=url.password)
 
