@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-from bot.dev.infrastructure import DATABASES, LocalPostgres, LocalRedis, MissingPackage
+from bot.dev.infrastructure import DATABASES, LocalPostgres, LocalRedis
 from bot.dev.processes import ChildProcess, free_port
 from bot.dev.stack import PROJECT_ROOT, Service, Stack, literal_endpoints
 from bot.foundation.settings import VAR_DIR
@@ -159,12 +159,9 @@ def main(argv=None) -> int:
         return 2
     if args.remind:
         return remind(stack)
-    try:
-        return serve(stack, f"the production profile: PostgreSQL, Redis, {stack.rasa_workers} Rasa workers, "
-                            f"{stack.action_workers} action-server workers")
-    except MissingPackage as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    # A missing PostgreSQL or Redis is a RuntimeError that serve() prints (with what to install).
+    return serve(stack, f"the production profile: PostgreSQL, Redis, {stack.rasa_workers} Rasa workers, "
+                        f"{stack.action_workers} action-server workers")
 
 
 def remind(stack: ProductionStack) -> int:
@@ -174,9 +171,8 @@ def remind(stack: ProductionStack) -> int:
         print("The production profile has not run here yet: start it with `make run-production`.",
               file=sys.stderr)
         return 1
-    env = {**stack.env(), "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.call([sys.executable, "-m", "bot.apps.reminders", "send", "--tomorrow"],
-                           env=env, cwd=PROJECT_ROOT)
+                           env=stack.env(), cwd=PROJECT_ROOT)
 
 
 if __name__ == "__main__":

@@ -395,7 +395,7 @@ def serve(stack: Stack, description: str) -> int:
         stack.start(when_healthy=when_healthy)
         history_report = _history_report(history)
         sign_in = demo_console_sign_in(stack.var_dir, stack.env()["RECORDA_DB_URL"])
-    except RuntimeError as exc:  # processes.ProcessError: a service that did not start
+    except RuntimeError as exc:  # a service that did not start; infrastructure.MissingPackage
         print(exc, file=sys.stderr)
         stack.stop()
         return 1

@@ -26,7 +26,10 @@ from typing import Dict, List
 import pytest
 
 from bot.dev.production import ProductionStack
+from bot.dev.sandbox.booking_seed import MADRID
+from bot.foundation.clock import now
 from bot.foundation.settings import PROJECT_ROOT
+from bot.offices.service_days import next_service_day
 from bot.reminders import states
 from bot.reminders.store import ReminderStore
 from tests.support.http_helpers import call, wait_for
@@ -42,12 +45,17 @@ ALREADY = ("ja estava", "ya estaba", "was already")  # the answer to a second ta
 
 def production_stack(tmp_path, appointments: int) -> ProductionStack:
     assert MODEL.exists(), "no trained model: run `make train` (make test does it)"
+    # The profile's simulator redelivers failed webhooks, as providers do.
     stack = ProductionStack.isolated(
         tmp_path, rasa_workers=2, action_workers=2, status_delays="0.3,0.6,0.9",
-        bench_appointments=appointments, webhook_redelivery=True,
+        bench_appointments=appointments,
         extra_env={"TICKET_LOCK_LIFETIME": str(LOCK_SECONDS),
                    "RECORDA_INTERRUPTED_SEND_SECONDS": str(LEASE_SECONDS)})
-    stack.start()
+    try:
+        stack.start()
+    except BaseException:
+        stack.stop()  # PostgreSQL, Redis and what did start
+        raise
     return stack
 
 
@@ -68,14 +76,11 @@ def store_of(stack) -> ReminderStore:
 
 
 def sent_count(stack) -> int:
-    reminders = [r for r in store_of(stack).for_day(_service_day(stack)) if r.provider_message_id]
-    return len(reminders)
+    return sum(1 for r in store_of(stack).for_day(service_day()) if r.provider_message_id)
 
 
-def _service_day(stack):
-    from bot.dev.sandbox.booking_seed import MADRID
-    from bot.foundation.clock import now
-    from bot.offices.service_days import next_service_day
+def service_day():
+    """The day the job sends for: the next service day in the sandbox's town."""
     return next_service_day(now(MADRID).date())
 
 
@@ -87,7 +92,7 @@ def templates_per_appointment(stack) -> Counter:
 def assert_each_reminder_sent_once(stack, at_least: int) -> None:
     """Every reminder of the day the job could send was sent, exactly once,
     and the store knows each by the provider's message id."""
-    reminders = store_of(stack).for_day(_service_day(stack))
+    reminders = store_of(stack).for_day(service_day())
     sendable = [r for r in reminders if r.reason not in ("invalid_number", "not_mobile")]
     assert len(sendable) >= at_least
     per_appointment = templates_per_appointment(stack)
