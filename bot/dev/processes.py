@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Optional, Sequence
+from typing import Iterable, Iterator, List, Mapping, Optional, Sequence
 
 from bot.foundation.settings import PROJECT_ROOT
 
@@ -132,8 +133,49 @@ def running(name: str, args: Sequence[str], health_url: str, log_path: Path,
         stop(child.process, timeout=stop_timeout)
 
 
+# Ports are drawn below the kernel's ephemeral range: a port the kernel
+# hands out (bind to 0) can be taken by an outgoing connection's source port
+# in the seconds before the service binds it, which made stacks fail to start.
+LOWEST_PORT = 20000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on now, outside the
+    range the kernel gives outgoing connections."""
+    return free_ports(1)[0]
+
+
+def free_ports(count: int, avoid: Iterable[int] = ()) -> List[int]:
+    """`count` distinct free ports on 127.0.0.1, none in `avoid` nor in the
+    kernel's ephemeral range."""
+    highest = _ephemeral_start() - 1
+    avoid = set(avoid)
+    held: List[socket.socket] = []
+    try:
+        for _ in range(10_000):
+            if len(held) == count:
+                return [sock.getsockname()[1] for sock in held]
+            port = random.randint(LOWEST_PORT, highest)
+            if port in avoid:
+                continue
+            sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                sock.close()
+                continue
+            avoid.add(port)
+            held.append(sock)  # kept until all are chosen, so they are distinct
+        raise ProcessError(f"no {count} free ports between {LOWEST_PORT} and {highest}")
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def _ephemeral_start() -> int:
+    try:
+        start = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        start = 32768  # Linux's default
+    return start if start > LOWEST_PORT + 1000 else 65536  # odd range: use the top

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Tuple
 import yaml
 
 from bot.dev.infrastructure import DATABASES, LocalPostgres, LocalRedis
-from bot.dev.processes import ChildProcess, free_port
+from bot.dev.processes import ChildProcess, free_ports
 from bot.dev.stack import PROJECT_ROOT, Service, Stack, literal_endpoints
 from bot.foundation.settings import VAR_DIR
 
@@ -50,8 +50,9 @@ class ProductionStack(Stack):
     @classmethod
     def isolated(cls, var_dir: Path, **options) -> "ProductionStack":
         """On free ports, PostgreSQL's and Redis's included (tests, benchmarks)."""
-        return super().isolated(var_dir, postgres_port=free_port(), redis_port=free_port(),
-                                worker_port=free_port(), **options)
+        postgres, redis, worker = free_ports(3)
+        return super().isolated(var_dir, avoid_ports=(postgres, redis, worker), postgres_port=postgres,
+                                redis_port=redis, worker_port=worker, **options)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -19,13 +19,12 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
@@ -75,24 +74,12 @@ class Ports:
     status_receiver: int = 5006
 
     @classmethod
-    def free(cls) -> "Ports":
+    def free(cls, avoid: Iterable[int] = ()) -> "Ports":
         """A distinct free port on 127.0.0.1 for each service, none of them a
         default port, so an isolated stack never meets `make run`'s."""
         names = [f.name for f in fields(cls)]
-        defaults = set(astuple(cls()))
-        held: List[socket.socket] = []
-        try:
-            while len(held) < len(names):
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", 0))
-                if sock.getsockname()[1] in defaults:
-                    sock.close()
-                    continue
-                held.append(sock)  # kept open until all are chosen: distinct
-            return cls(**{name: sock.getsockname()[1] for name, sock in zip(names, held)})
-        finally:
-            for sock in held:
-                sock.close()
+        ports = processes.free_ports(len(names), avoid=[*astuple(cls()), *avoid])
+        return cls(**dict(zip(names, ports)))
 
 
 @dataclass
@@ -132,11 +119,12 @@ class Stack:
                 "whatsapp_channel": os.environ.get("RECORDA_WHATSAPP_CHANNEL") or "messagebird"}
 
     @classmethod
-    def isolated(cls, var_dir: Path, **options) -> "Stack":
-        """A stack on free ports whose Rasa has its own action server and
-        tracker store under `var_dir` (tests, benchmarks): it never meets the
-        demo of `make run`. Otherwise configured like the repository's."""
-        ports = Ports.free()
+    def isolated(cls, var_dir: Path, avoid_ports: Iterable[int] = (), **options) -> "Stack":
+        """A stack on free ports (none of `avoid_ports`) whose Rasa has its own
+        action server and tracker store under `var_dir` (tests, benchmarks):
+        it never meets the demo of `make run`. Otherwise configured like the
+        repository's."""
+        ports = Ports.free(avoid_ports)
         endpoints = literal_endpoints(PROJECT_ROOT / "endpoints.yml")
         endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
         endpoints["tracker_store"]["db"] = str(Path(var_dir) / "tracker.db")
