@@ -12,9 +12,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import questions, trust
 from actions.context import Services, origin, owned_appointment, requested_appointment_id
 from bot.booking import BookingError
+from bot.foundation.aio import in_thread
 from bot.foundation.languages import format_when, normalise_language
 from bot.messaging import payloads
-from bot.messaging.templates import render_body
+from bot.messaging.templates import provider_name, render_body
+from bot.reminders.wording import reminder_template
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class ActionSendReminder(Action):
             log.error("No reminder for %s: booking system error %s", appointment_id, exc)
             return []
         language = normalise_language(appointment.language, Services.settings().default_language)
+        # The office's touch and the appointment's wording variant choose the template.
+        template = reminder_template(await in_thread(Services.reminders().get, appointment.id))
         parameters = [
             first_name(appointment.citizen_name),
             format_when(appointment.starts_at, language, Services.settings().timezone),
@@ -61,14 +65,14 @@ class ActionSendReminder(Action):
         ]
         dispatcher.utter_message(json_message={
             "whatsapp_template": {
-                "template": "appointment_reminder",
+                "template": template,
                 "appointment_id": appointment.id,
                 "language": language,
                 "parameters": parameters,
                 "quick_replies": [payloads.confirm(appointment.id), payloads.cancel(appointment.id)],
             },
             # What the citizen reads, for transcripts and text-only channels.
-            "text": render_body(language, parameters),
+            "text": render_body(language, parameters, provider_name(template)),
         })
         # The reminder asks whether they will come: a "sí" or "ok" next answers it.
         return [SlotSet("appointment_id", appointment.id), SlotSet("language", language),

@@ -61,9 +61,9 @@ class MessageBirdOutput(WhatsAppOutput):
     def render_image(self, url: str) -> Message:
         return content.image_content(url)
 
-    def render_template(self, language_code: str, parameters: List[str], quick_replies: List[str]) -> Message:
-        return content.template_content(self.template_namespace, self.template_name, language_code,
-                                        parameters, quick_replies)
+    def render_template(self, name: str, language_code: str, parameters: List[str],
+                        quick_replies: List[str]) -> Message:
+        return content.template_content(self.template_namespace, name, language_code, parameters, quick_replies)
 
 
 class MessageBirdInput(WhatsAppInput):

@@ -38,6 +38,7 @@ from bot.foundation.phone import mask
 from bot.messaging import seal as channel_seal
 from bot.messaging.inbound import InboundMessage, StatusUpdate
 from bot.messaging.sms import ProviderError
+from bot.messaging.templates import REMINDER_FILE, REMINDER_TEMPLATE, provider_name
 from bot.messaging.webhook_receipts import WebhookReceipts
 from bot.reminders.provider_status import reason_for_error
 from bot.reminders.store import ReminderStore
@@ -146,8 +147,20 @@ class WhatsAppOutput(OutputChannel, abc.ABC):
         ...
 
     @abc.abstractmethod
-    def render_template(self, language_code: str, parameters: List[str], quick_replies: List[str]) -> Any:
-        """The approved reminder template in that language."""
+    def render_template(self, name: str, language_code: str, parameters: List[str],
+                        quick_replies: List[str]) -> Any:
+        """The approved template of that provider name, in that language."""
+
+    # The provider's name of the default reminder (a channel setting).
+    template_name = REMINDER_TEMPLATE
+
+    def provider_template_name(self, file_name: Optional[str]) -> str:
+        """The provider's name of a project template (whatsapp_templates/
+        <file_name>.yml): the channel's setting for the default reminder,
+        the name the file declares for the others (touches, wording variants)."""
+        if not file_name or file_name == REMINDER_FILE:
+            return self.template_name
+        return provider_name(file_name)
 
     # --- shared ---------------------------------------------------------------------
     async def _send_all(self, recipient_id: str, messages: Iterable[Any]) -> List[str]:
@@ -200,7 +213,13 @@ class WhatsAppOutput(OutputChannel, abc.ABC):
                 self.log.info("Reminder for %s already sent or in progress; not sending again",
                          appointment_id)
                 return None
-        message = self.render_template(self.template_languages.get(language, language),
+        try:
+            name = self.provider_template_name(template.get("template"))
+        except KeyError as exc:
+            # A template offices.yml names but the project lacks: send the default one rather than nothing.
+            self.log.error("Reminder for %s: %s; the default reminder is sent", appointment_id, exc)
+            name = self.template_name
+        message = self.render_template(name, self.template_languages.get(language, language),
                                        template.get("parameters", []), template.get("quick_replies", []))
         try:
             message_id = await self.deliver(recipient_id, message)

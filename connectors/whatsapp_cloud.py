@@ -61,9 +61,9 @@ class WhatsAppCloudOutput(WhatsAppOutput):
     def render_image(self, url: str) -> content.Message:
         return content.image_message(url)
 
-    def render_template(self, language_code: str, parameters: List[str],
+    def render_template(self, name: str, language_code: str, parameters: List[str],
                         quick_replies: List[str]) -> content.Message:
-        return content.template_message(self.template_name, language_code, parameters, quick_replies)
+        return content.template_message(name, language_code, parameters, quick_replies)
 
 
 class WhatsAppCloudInput(WhatsAppInput):

@@ -1,7 +1,9 @@
 """Command line of the reminders.
 
-    python -m bot.apps.reminders send --tomorrow            # the next service day
+    python -m bot.apps.reminders send --tomorrow            # every touch due today, now
+    python -m bot.apps.reminders send --due                 # the same, each office from its send_at (hourly timer)
     python -m bot.apps.reminders send --date 2026-12-01 --office oac-centre --dry-run
+    python -m bot.apps.reminders send --date 2026-12-03 --touch early
     python -m bot.apps.reminders follow-up --tomorrow       # whom to call
     python -m bot.apps.reminders follow-up --date 2026-12-01 --csv > call-list.csv
 """
@@ -9,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import logging
 import sys
 from datetime import date
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -28,7 +31,7 @@ from bot.foundation.phone import mask, to_e164
 from bot.foundation.settings import Settings
 from bot.offices.service_days import next_service_day
 from bot.reminders.follow_up import CATEGORY_LABELS, FollowUpItem, follow_up_list
-from bot.reminders.job import JobSummary, run_job
+from bot.reminders.job import JobSummary, run_job, run_touches
 from bot.reminders.provider_status import reason_label
 from bot.reminders.store import ReminderStore
 
@@ -39,11 +42,16 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot.apps.reminders", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    send = sub.add_parser("send", help="send the day-before reminders")
+    send = sub.add_parser("send", help="send the reminders (each office's touches, offices.yml)")
     when = send.add_mutually_exclusive_group()
     when.add_argument("--tomorrow", action="store_true",
-                      help="the next service day (default; on a Friday that is Monday)")
+                      help="every touch due today, now (default): the day-before one is for the next "
+                           "service day, on a Friday that is Monday")
+    when.add_argument("--due", action="store_true",
+                      help="like --tomorrow, but each office only once its send_at hour has come "
+                           "(run it every hour)")
     when.add_argument("--date", type=date.fromisoformat, help="a service day, YYYY-MM-DD")
+    send.add_argument("--touch", help="with --date: the touch to send (default: each office's last)")
     send.add_argument("--office", action="append", dest="offices",
                       help="only this office (repeatable); default: every office")
     send.add_argument("--dry-run", action="store_true", help="print what would be sent, send nothing")
@@ -71,8 +79,13 @@ def _progress_factory(progress: Progress):
     return start
 
 
+def _title(summary: JobSummary) -> str:
+    touch = f" ({summary.touch})" if summary.touch else ""
+    return f"{summary.service_day}{touch}"
+
+
 def print_plan(summary: JobSummary, settings: Settings) -> None:
-    table = Table(title=f"Would send {len(summary.planned)} reminders for {summary.service_day}")
+    table = Table(title=f"Would send {len(summary.planned)} reminders for {_title(summary)}")
     for column in ("appointment", "office", "when", "language", "phone"):
         table.add_column(column)
     for item in summary.planned:
@@ -83,12 +96,17 @@ def print_plan(summary: JobSummary, settings: Settings) -> None:
 
 
 def print_summary(summary: JobSummary) -> None:
-    table = Table(title=f"Reminders for {summary.service_day}")
+    table = Table(title=f"Reminders for {_title(summary)}")
     table.add_column("outcome")
     table.add_column("count", justify="right")
     table.add_row("sent", str(summary.sent))
     table.add_row("skipped: already sent earlier", str(summary.already_done))
+    if summary.answered_earlier:
+        table.add_row("skipped: answered an earlier reminder", str(summary.answered_earlier))
     table.add_row("skipped: appointment no longer active", str(summary.not_active))
+    if summary.quiet_hours:
+        table.add_row(f"held: quiet hours of {', '.join(summary.held_offices)} (run again later)",
+                      str(summary.quiet_hours), style="yellow")
     interrupted = summary.interrupted
     if interrupted.total:
         # Not counted in the total: they are appointments of any day, settled before this run.
@@ -104,32 +122,47 @@ def print_summary(summary: JobSummary) -> None:
 
 async def send(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    today = bot.foundation.clock.now(settings.timezone).date()
-    service_day = args.date or next_service_day(today, settings.holidays)
+    now = bot.foundation.clock.now(settings.timezone)
+    if args.touch and not args.date:
+        console.print("[red]--touch goes with --date: which service day is it for?")
+        return 2
     if not args.dry_run and not settings.rasa_token:
         console.print("[red]No Rasa API token: set RECORDA_RASA_TOKEN (make run writes var/rasa-token).")
         return 2
+    offices = args.offices or settings.offices or None
+    options = dict(dry_run=args.dry_run, rate=args.rate, concurrency=args.concurrency, now=now)
     booking = booking_system_from_settings(settings)
     try:
-        if args.no_progress or args.dry_run:
-            summary = await run_job(settings, booking, service_day, args.offices or settings.offices or None,
-                                    args.dry_run, args.rate, args.concurrency)
-        else:
-            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeRemainingColumn()]
-            with Progress(*columns, console=console) as progress:
-                summary = await run_job(settings, booking, service_day,
-                                        args.offices or settings.offices or None, False, args.rate,
-                                        args.concurrency, progress=_progress_factory(progress))
+        with _progress(args) as progress:
+            if progress is not None:
+                options["progress"] = _progress_factory(progress)
+            if args.date:
+                summaries = [await run_job(settings, booking, args.date, offices, touch=args.touch, **options)]
+            else:
+                summaries = await run_touches(settings, booking, now.date(), offices,
+                                              only_due_offices=args.due, **options)
     except BookingError as exc:
         console.print(f"[red]The booking system could not be read: {exc}")
         return 1
     finally:
         await booking.close()
-    if args.dry_run:
-        print_plan(summary, settings)
-    print_summary(summary)
+    if not summaries:
+        console.print("No office has reached its sending hour (send_at in offices.yml) yet.")
+    for summary in summaries:
+        if args.dry_run:
+            print_plan(summary, settings)
+        print_summary(summary)
     return 0
+
+
+@contextlib.contextmanager
+def _progress(args: argparse.Namespace) -> Iterator[Optional[Progress]]:
+    if args.no_progress or args.dry_run:
+        yield None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as progress:
+        yield progress
 
 
 def _follow_up_rows(items: List[FollowUpItem], settings: Settings, show_numbers: bool) -> List[List[str]]:

@@ -3,6 +3,9 @@ appointment ("cita prèvia") system, whatever adapter speaks to it.
 
 Adapters implement `BookingSystem`; `bot.booking.rest.RestBookingSystem`
 speaks the reference REST API described in `bot/booking/openapi.yaml`.
+
+The waiting lists and `book_slot` are optional: a booking system without
+them keeps the defaults, which refuse with the code "not_supported".
 """
 from __future__ import annotations
 
@@ -26,6 +29,19 @@ class BookingRefused(BookingError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
+
+
+class SlotTaken(BookingRefused):
+    """book_slot: an active appointment of the office already starts at that
+    time (someone else took the slot first)."""
+
+    CODE = "slot_taken"
+
+    def __init__(self, message: str = "the slot is no longer free"):
+        super().__init__(self.CODE, message)
+
+
+NOT_SUPPORTED = "not_supported"
 
 
 class BookingUnavailable(BookingError):
@@ -111,6 +127,33 @@ class Appointment:
         )
 
 
+@dataclass(frozen=True)
+class WaitingListEntry:
+    """A citizen waiting for a free slot of one procedure at one office."""
+    id: str
+    office_id: str
+    procedure_id: str
+    citizen_name: str
+    phone: str           # as given when joining; entries are matched on its E.164 form
+    language: str        # "ca" | "es" | "en"
+    created_at: datetime  # timezone-aware: when they joined
+    position: int        # 1 = next in line, when the booking system answered
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WaitingListEntry":
+        created_at = datetime.fromisoformat(d["created_at"])
+        if created_at.tzinfo is None:
+            raise ValueError(f"created_at {d['created_at']!r} has no UTC offset")
+        position = d["position"]
+        if isinstance(position, bool) or not isinstance(position, int) or position < 1:
+            raise ValueError(f"position {position!r} is not a positive integer")
+        return cls(
+            id=str(d["id"]), office_id=str(d["office_id"]), procedure_id=str(d["procedure_id"]),
+            citizen_name=str(d["citizen_name"]), phone=str(d["phone"]), language=str(d["language"]),
+            created_at=created_at, position=position,
+        )
+
+
 class BookingSystem(abc.ABC):
     """Everything Recorda asks of a booking system. All calls are async and
     raise AppointmentNotFound, BookingRefused or BookingUnavailable."""
@@ -150,5 +193,40 @@ class BookingSystem(abc.ABC):
     async def booking_link(self, language: str) -> str:
         """The public page where a citizen books a new appointment."""
 
+    # --- waiting lists (optional: the defaults refuse with NOT_SUPPORTED, so
+    # adapters and test doubles written before them keep working) ---
+
+    async def waiting_list(self, office_id: str, procedure_id: str) -> List[WaitingListEntry]:
+        """The people waiting for that procedure at that office, oldest first."""
+        raise _not_supported(self)
+
+    async def join_waiting_list(self, office_id: str, procedure_id: str, citizen_name: str,
+                                phone: str, language: str) -> WaitingListEntry:
+        """Idempotent: a phone already waiting on that list gets its entry back
+        unchanged (same id, same place in line)."""
+        raise _not_supported(self)
+
+    async def leave_waiting_list(self, entry_id: str) -> None:
+        """Idempotent: leaving again, or after the entry got a slot, does nothing.
+        AppointmentNotFound only for an id the booking system never issued."""
+        raise _not_supported(self)
+
+    async def book_slot(self, office_id: str, procedure_id: str, starts_at: datetime,
+                        entry_id: str) -> Appointment:
+        """Books the slot of that office starting at `starts_at` (aware) for the
+        person of the waiting-list entry, in one step: a new `booked`
+        appointment for them, and the entry leaves the list. The booking system
+        decides who wins a slot, so two people can never get one.
+
+        Raises SlotTaken when the slot is no longer free, AppointmentNotFound
+        when the entry (or office, procedure) is gone, BookingRefused for a
+        time that is not a bookable slot. Idempotent: when that entry already
+        got that slot, returns the same appointment (a retry after a timeout)."""
+        raise _not_supported(self)
+
     async def close(self) -> None:  # noqa: B027 (a hook: only adapters that hold connections override it)
         """Releases connections; adapters override when they hold any."""
+
+
+def _not_supported(system: BookingSystem) -> BookingRefused:
+    return BookingRefused(NOT_SUPPORTED, f"{type(system).__name__} has no waiting lists")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date
+from datetime import date, datetime
 from typing import Any, List, Optional
 from urllib.parse import quote
 
@@ -19,6 +19,8 @@ from bot.booking import (
     BookingUnavailable,
     Office,
     Procedure,
+    SlotTaken,
+    WaitingListEntry,
 )
 from bot.foundation import metrics
 
@@ -31,7 +33,8 @@ class _Retryable(Exception):
 
 class RestBookingSystem(BookingSystem):
     """Every call may be retried: reads are safe and the writes (confirm,
-    cancel, attendance) are idempotent in the API."""
+    cancel, attendance, joining and leaving a waiting list, booking a slot)
+    are idempotent in the API."""
 
     BACKOFF_SECONDS = 0.2  # doubled at each retry
 
@@ -94,18 +97,45 @@ class RestBookingSystem(BookingSystem):
         body = await self._request("booking_link", "GET", "/booking-link", params={"language": language})
         return body["url"]
 
+    async def waiting_list(self, office_id: str, procedure_id: str) -> List[WaitingListEntry]:
+        params = {"office_id": office_id, "procedure_id": procedure_id}
+        return _parsed_list(WaitingListEntry.from_dict,
+                            await self._request("waiting_list", "GET", "/waiting-list", params=params))
+
+    async def join_waiting_list(self, office_id: str, procedure_id: str, citizen_name: str,
+                                phone: str, language: str) -> WaitingListEntry:
+        body = {"office_id": office_id, "procedure_id": procedure_id, "citizen_name": citizen_name,
+                "phone": phone, "language": language}
+        return _parsed(WaitingListEntry.from_dict,
+                       await self._request("join_waiting_list", "POST", "/waiting-list", json=body))
+
+    async def leave_waiting_list(self, entry_id: str) -> None:
+        await self._request("leave_waiting_list", "DELETE", "/waiting-list/" + _segment(entry_id),
+                            empty_ok=True)
+
+    async def book_slot(self, office_id: str, procedure_id: str, starts_at: datetime,
+                        entry_id: str) -> Appointment:
+        # Retried like the rest: a retry of a booking that went through
+        # returns the same appointment, so a lost answer cannot lose the slot.
+        body = {"office_id": office_id, "procedure_id": procedure_id,
+                "starts_at": starts_at.isoformat(), "waiting_list_entry_id": entry_id}
+        return _parsed(Appointment.from_dict,
+                       await self._request("book_slot", "POST", "/slots/book", json=body))
+
     async def _appointment(self, operation: str, method: str, appointment_id: str, action: str = "",
                            **kwargs) -> Appointment:
         path = "/appointments/" + _segment(appointment_id) + action
         return _parsed(Appointment.from_dict, await self._request(operation, method, path, **kwargs))
 
-    async def _request(self, operation: str, method: str, path: str, **kwargs) -> Any:
+    async def _request(self, operation: str, method: str, path: str, empty_ok: bool = False,
+                       **kwargs) -> Any:
         """The decoded JSON body, after up to `retries` more attempts with
         exponential backoff when the system is unreachable or failing.
-        `operation` names the call in the metrics (never the path: it holds ids)."""
+        `operation` names the call in the metrics (never the path: it holds ids).
+        `empty_ok`: a 204 No Content is the answer (None)."""
         for attempt in range(self._retries + 1):
             try:
-                return await self._attempt(operation, method, path, **kwargs)
+                return await self._attempt(operation, method, path, empty_ok, **kwargs)
             except _Retryable as exc:
                 if attempt == self._retries:
                     raise BookingUnavailable(f"booking system unavailable: {exc}") from exc
@@ -113,7 +143,7 @@ class RestBookingSystem(BookingSystem):
                 logger.warning("booking %s %s failed (%s); retrying in %.1f s", method, path, exc, delay)
                 await asyncio.sleep(delay)
 
-    async def _attempt(self, operation: str, method: str, path: str, **kwargs) -> Any:
+    async def _attempt(self, operation: str, method: str, path: str, empty_ok: bool, **kwargs) -> Any:
         try:
             async with self._client().request(method, self._base_url + path, **kwargs) as resp:
                 body = await _json_or_none(resp)
@@ -130,6 +160,8 @@ class RestBookingSystem(BookingSystem):
         if status >= 400:
             metrics.count_booking_error(operation, metrics.BOOKING_REFUSED)
             raise _client_error(status, body)
+        if empty_ok and status == 204:
+            return None
         if body is None:
             metrics.count_booking_error(operation, metrics.BOOKING_INVALID_RESPONSE)
             raise BookingUnavailable(f"booking system answered {method} {path} without a JSON body")
@@ -176,6 +208,8 @@ def _client_error(status: int, body: Any) -> BookingError:
     code, message = _error(body)
     if status == 404:
         return AppointmentNotFound(message or "not found")
+    if status == 409 and code == SlotTaken.CODE:
+        return SlotTaken(message or "the slot is no longer free")
     if status == 401:
         return BookingError("the booking system rejected the token: check RECORDA_BOOKING_TOKEN "
                             "(settings.booking_token)")

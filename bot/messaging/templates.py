@@ -16,6 +16,10 @@ from bot.foundation.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "whatsapp_templates"
 REMINDER_TEMPLATE = "recorda_appointment_reminder"
+# Templates are named in Recorda (offices.yml, the actions) by their file,
+# whatsapp_templates/<file name>.yml, and at the provider by the `name` the
+# file declares. The default reminder's provider name is a channel setting.
+REMINDER_FILE = "appointment_reminder"
 _PLACEHOLDER = re.compile(r"\{\{(\d+)\}\}")
 
 
@@ -53,6 +57,16 @@ def find_template(templates: dict, name: str, code: str) -> Optional[TemplateTex
 @functools.lru_cache(maxsize=1)
 def _project_templates() -> Dict[str, Dict[str, TemplateText]]:
     return load_templates()
+
+
+@functools.lru_cache(maxsize=64)
+def provider_name(file_name: str, directory: Path = TEMPLATES_DIR) -> str:
+    """The provider's name of whatsapp_templates/<file_name>.yml; KeyError
+    for a template the project does not have."""
+    path = directory / f"{file_name}.yml"
+    if not re.fullmatch(r"[a-z0-9_-]+", file_name) or not path.is_file():
+        raise KeyError(f"whatsapp_templates/ has no {file_name}.yml")
+    return str(yaml.safe_load(path.read_text(encoding="utf-8"))["name"])
 
 
 def render_body(language: str, parameters: List[str], name: str = REMINDER_TEMPLATE) -> str:

@@ -1,9 +1,14 @@
-"""The daily reminder job: for each office, the appointments of the next
-service day get their WhatsApp reminder through the assistant.
+"""The daily reminder job: for each office and each of its touches
+(offices.yml; by default one, the service day before), the appointments
+of the service day that touch is for get their WhatsApp reminder through the
+assistant. A later touch goes only to those who have not answered; an answer
+to any touch closes the appointment's reminders. Nothing is sent to an
+office in its quiet hours.
 
 Safe to re-run and to kill at any point: every appointment's reminder is a
-row in the reminder store; the job only triggers reminders still
-`scheduled`, and the connector's atomic claim lets exactly one send happen.
+row in the reminder store, which a later touch re-arms; the job only
+triggers reminders `scheduled` for the touch it runs, and the connector's
+atomic claim lets exactly one send happen.
 A send a killed process left half done is settled from the provider's own
 statuses before planning (bot/reminders/interrupted_sends.py).
 Numbers are checked first: a landline or an invalid number is recorded as
@@ -15,19 +20,23 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Awaitable, Callable, Iterable, List, Optional
+from datetime import date, datetime, timedelta
+from typing import Awaitable, Callable, Iterable, List, Optional, Tuple
 
 import aiohttp
 
 from bot.booking import Appointment, BookingSystem
+from bot.foundation import clock
 from bot.foundation.aio import in_thread
 from bot.foundation.phone import check_for_whatsapp
 from bot.foundation.settings import Settings
 from bot.messaging.rasa_client import RasaUnavailable, trigger_intent
+from bot.offices.service_days import service_days_after
+from bot.offices.settings import Touch, all_touches, for_office
 from bot.reminders import states
 from bot.reminders.interrupted_sends import Recovery, recover_interrupted_sends
-from bot.reminders.store import ReminderStore
+from bot.reminders.store import REARMABLE, ReminderStore
+from bot.reminders.variant_choice import VariantRetirements, choose_variant
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +71,13 @@ class PlannedReminder:
 @dataclass
 class JobSummary:
     service_day: date
+    touch: Optional[str] = None  # None: each office's last touch (the day before)
     sent: int = 0
     already_done: int = 0
+    answered_earlier: int = 0  # answered an earlier touch: this one is not sent
     not_active: int = 0
+    quiet_hours: int = 0  # held: their office was in its quiet hours
+    held_offices: List[str] = field(default_factory=list)
     failed: Counter = field(default_factory=Counter)
     planned: List[PlannedReminder] = field(default_factory=list)
     # Sends an earlier run left unfinished (a process killed mid-send), settled before planning.
@@ -72,7 +85,8 @@ class JobSummary:
 
     @property
     def total(self) -> int:
-        return self.sent + self.already_done + self.not_active + sum(self.failed.values())
+        return (self.sent + self.already_done + self.answered_earlier + self.not_active + self.quiet_hours
+                + sum(self.failed.values()))
 
 
 # (conversation id, appointment) -> None; raises RasaUnavailable
@@ -80,16 +94,19 @@ Trigger = Callable[[str, Appointment], Awaitable[None]]
 
 
 def plan(store: ReminderStore, appointments: Iterable[Appointment], service_day: date,
-         region: str, dry_run: bool, summary: JobSummary) -> List[PlannedReminder]:
-    """Decides, per appointment, whether a reminder is to be sent now."""
+         region: str, dry_run: bool, summary: JobSummary,
+         retirements: Optional[VariantRetirements] = None) -> List[PlannedReminder]:
+    """Decides, per appointment, whether a reminder is to be sent now for
+    the summary's touch (each office's last one when it names none)."""
     to_send = []
     for appointment in appointments:
         if not appointment.is_active:
             summary.not_active += 1
             continue
+        office = for_office(appointment.office_id)
+        touch = office.touch(summary.touch)
         existing = store.get(appointment.id)
-        if existing is not None and existing.state != states.SCHEDULED:
-            summary.already_done += 1
+        if existing is not None and not _due_for(existing, touch, office.touches, summary):
             continue
         check = check_for_whatsapp(appointment.phone, region)
         if check.problem is not None:
@@ -101,10 +118,42 @@ def plan(store: ReminderStore, appointments: Iterable[Appointment], service_day:
             continue
         assert check.e164 is not None  # a usable number always has its E.164 form
         if not dry_run:
-            store.schedule(appointment.id, service_day, appointment.office_id, check.e164,
-                           appointment.language)
+            active = retirements.active(appointment.office_id, office.experiment) \
+                if retirements is not None and office.experiment else []
+            variant = choose_variant(appointment.id, appointment.office_id, office.experiment, active,
+                                     existing.variant if existing else None)
+            if existing is None:
+                store.schedule(appointment.id, service_day, appointment.office_id, check.e164,
+                               appointment.language, touch=touch.name, variant=variant)
+            elif existing.touch != touch.name and not store.rearm_for_touch(
+                    appointment.id, touch.name, _earlier(touch, office.touches), variant=variant):
+                summary.already_done += 1  # another run moved it meanwhile
+                continue
         to_send.append(PlannedReminder(appointment, check.e164))
     return to_send
+
+
+def _earlier(touch: Touch, touches: Tuple[Touch, ...]) -> List[str]:
+    names = [t.name for t in touches]
+    return names[:names.index(touch.name)] if touch.name in names else []
+
+
+def _due_for(existing, touch: Touch, touches: Tuple[Touch, ...], summary: JobSummary) -> bool:
+    """Whether an appointment that has a reminder gets `touch` now; counts it
+    in the summary when not."""
+    if existing.state in states.ANSWERS:
+        # Answered (this touch or an earlier one): nothing more to ask.
+        if existing.touch == touch.name:
+            summary.already_done += 1
+        else:
+            summary.answered_earlier += 1
+        return False
+    if existing.state == states.SCHEDULED and existing.touch in (touch.name, None):
+        return True  # scheduled by an earlier run of this touch that did not send it
+    if existing.touch in _earlier(touch, touches) and existing.state in REARMABLE:
+        return True
+    summary.already_done += 1
+    return False
 
 
 async def gather_appointments(booking: BookingSystem, service_day: date,
@@ -159,19 +208,40 @@ def rasa_trigger(session: aiohttp.ClientSession, settings: Settings) -> Trigger:
     return trigger
 
 
+def _outside_quiet_hours(appointments: List[Appointment], now: datetime,
+                         summary: JobSummary) -> List[Appointment]:
+    """The appointments whose office may be written to at `now` (local);
+    the others are counted as held and left for a later run."""
+    allowed = []
+    for appointment in appointments:
+        quiet = for_office(appointment.office_id).quiet_hours
+        if quiet is not None and quiet.contains(now.time()):
+            summary.quiet_hours += 1
+            if appointment.office_id not in summary.held_offices:
+                summary.held_offices.append(appointment.office_id)
+            continue
+        allowed.append(appointment)
+    return allowed
+
+
 async def run_job(settings: Settings, booking: BookingSystem, service_day: date,
                   office_ids: Optional[Iterable[str]] = None, dry_run: bool = False,
                   rate: float = 80.0, concurrency: int = 16, trigger: Optional[Trigger] = None,
-                  progress: Optional[Callable[[int], Callable[[], None]]] = None) -> JobSummary:
-    """One run for one service day. `progress(total)` returns a tick callback."""
+                  progress: Optional[Callable[[int], Callable[[], None]]] = None,
+                  touch: Optional[str] = None, now: Optional[datetime] = None) -> JobSummary:
+    """One run for one service day and one touch (default: each office's
+    last). `progress(total)` returns a tick callback; `now` (default the
+    clock's, local) decides the quiet hours."""
     store = ReminderStore(settings.db_url)
-    summary = JobSummary(service_day)
+    summary = JobSummary(service_day, touch)
     if not dry_run:
         summary.interrupted = await in_thread(recover_interrupted_sends, store,
                                               timedelta(seconds=settings.interrupted_send_seconds))
     appointments = await gather_appointments(booking, service_day, office_ids)
+    appointments = _outside_quiet_hours(appointments, now or clock.now(settings.timezone), summary)
+    retirements = VariantRetirements(settings.db_url)
     planned = await in_thread(
-        plan, store, appointments, service_day, settings.default_region, dry_run, summary)
+        plan, store, appointments, service_day, settings.default_region, dry_run, summary, retirements)
     summary.planned = planned
     if dry_run or not planned:
         return summary
@@ -183,3 +253,41 @@ async def run_job(settings: Settings, booking: BookingSystem, service_day: date,
     async with aiohttp.ClientSession(connector=connector) as session:
         await send_all(store, planned, rasa_trigger(session, settings), rate, concurrency, summary, tick)
     return summary
+
+
+def touches_due(today: date, office_ids: List[str], holidays: Iterable[date] = (),
+                sending_offices: Optional[Callable[[List[str]], List[str]]] = None
+                ) -> List[Tuple[Touch, date, List[str]]]:
+    """What a run on `today` sends: each touch of these offices with the
+    service day it is for (its `days_before`-th service day after today) and
+    the offices that send it, earliest touch first. `sending_offices` keeps
+    only the offices whose sending hour has come (the hourly timer)."""
+    due = []
+    closed = list(holidays)
+    for touch, offices in all_touches(office_ids):
+        if sending_offices is not None:
+            offices = sending_offices(offices)
+        if offices:
+            due.append((touch, service_days_after(today, touch.days_before, closed)[-1], offices))
+    return due
+
+
+async def run_touches(settings: Settings, booking: BookingSystem, today: date,
+                      office_ids: Optional[Iterable[str]] = None, now: Optional[datetime] = None,
+                      only_due_offices: bool = False, **options) -> List[JobSummary]:
+    """Every touch due on `today`, one run_job each. With `only_due_offices`
+    an office is sent to only once its sending hour (offices.yml `send_at`)
+    has come, so an hourly timer sends each office at its own hour."""
+    now = now or clock.now(settings.timezone)
+    ids = list(office_ids or [o.id for o in await booking.list_offices()])
+
+    def at_their_hour(offices: List[str]) -> List[str]:
+        return [o for o in offices if for_office(o).send_at <= now.time()]
+
+    summaries = []
+    for touch, service_day, offices in touches_due(today, ids, settings.holidays,
+                                                   at_their_hour if only_due_offices else None):
+        summaries.append(await run_job(settings, booking, service_day, offices, touch=touch.name,
+                                       now=now, **options))
+    return summaries
+

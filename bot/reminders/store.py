@@ -62,6 +62,20 @@ reminders = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     # When the reply window closes; set at send time from the office's settings.
     Column("window_closes_at", DateTime(timezone=True), nullable=True, index=True),
+    # The office's touch (offices.yml) the current send belongs to; None for
+    # a reminder sent outside the job. A later touch re-arms the same row.
+    Column("touch", String(32), nullable=True),
+    # The wording experiment's variant this appointment got, kept for every touch.
+    Column("variant", String(32), nullable=True),
+)
+
+# The messages of a reminder's earlier touches: their late statuses are
+# kept in its history without moving the state of the touch now running.
+earlier_messages = Table(
+    "reminder_earlier_messages", SCHEMA,
+    Column("message_id", String(128), primary_key=True),
+    Column("reminder_id", Integer, ForeignKey("reminders.id"), nullable=False, index=True),
+    Column("touch", String(32), nullable=True),
 )
 
 # Statuses that arrived before the send that produced the message was
@@ -91,6 +105,11 @@ reminder_events = Table(
 )
 
 
+# States a later touch re-arms: the earlier send went out unanswered, or
+# never went out (held by quiet hours, the assistant unavailable).
+REARMABLE = (states.SCHEDULED, states.SENT, states.DELIVERED, states.READ, states.EXPIRED)
+
+
 def _utc(value: datetime) -> datetime:
     """Every time is stored in UTC (SQLite keeps no offset)."""
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
@@ -115,6 +134,8 @@ class Reminder:
     updated_at: datetime
     sent_at: Optional[datetime]
     window_closes_at: Optional[datetime]
+    touch: Optional[str] = None
+    variant: Optional[str] = None
 
     @classmethod
     def from_row(cls, row) -> "Reminder":
@@ -245,12 +266,13 @@ class ReminderStore:
     # --- creating -----------------------------------------------------------
     def schedule(self, appointment_id: str, service_date: Optional[date], office_id: Optional[str],
                  phone: Optional[str], language: Optional[str],
-                 at: Optional[datetime] = None) -> Reminder:
-        """The reminder of an appointment, created in `scheduled` if new.
-        Re-running the job finds the existing one and leaves it alone.
+                 at: Optional[datetime] = None, touch: Optional[str] = None,
+                 variant: Optional[str] = None) -> Reminder:
+        """The reminder of an appointment, created in `scheduled` for `touch`
+        if new. Re-running the job finds the existing one and leaves it alone.
         `at` (default now) is when it happened, for a history recorded later."""
         return self._create(appointment_id, service_date, office_id, phone, language,
-                            states.SCHEDULED, None, "job", at)
+                            states.SCHEDULED, None, "job", at, touch=touch, variant=variant)
 
     def record_unsendable(self, appointment_id: str, service_date: Optional[date],
                           office_id: Optional[str], phone: Optional[str],
@@ -261,16 +283,19 @@ class ReminderStore:
                             states.FAILED, reason, "job", at)
 
     def _create(self, appointment_id, service_date, office_id, phone, language, state, reason,
-                source, at: Optional[datetime] = None) -> Reminder:
+                source, at: Optional[datetime] = None, touch: Optional[str] = None,
+                variant: Optional[str] = None) -> Reminder:
         now = _utc(at) if at is not None else _now()
+        detail = {key: value for key, value in (("reason", reason), ("touch", touch), ("variant", variant))
+                  if value}
         try:
             with self.engine.begin() as conn:
                 result = conn.execute(insert(reminders).values(
                     appointment_id=appointment_id, service_date=service_date, office_id=office_id,
                     phone=phone, language=language, state=state, reason=reason, was_read=False,
-                    created_at=now, updated_at=now))
+                    created_at=now, updated_at=now, touch=touch, variant=variant))
                 self._add_event(conn, result.inserted_primary_key[0], state, True, now, source,
-                                {"reason": reason} if reason else None)
+                                detail or None)
             if state == states.FAILED:
                 metrics.count_reminder_failed(reason)
         except IntegrityError:
@@ -299,9 +324,38 @@ class ReminderStore:
                 & (reminders.c.state == states.SCHEDULED)).values(state=states.SENDING, updated_at=now))
             if result.rowcount != 1:
                 return False
-            rid = conn.execute(select(reminders.c.id).where(
-                reminders.c.appointment_id == appointment_id)).scalar_one()
-            self._add_event(conn, rid, states.SENDING, True, now, "connector", None)
+            rid, touch = conn.execute(select(reminders.c.id, reminders.c.touch).where(
+                reminders.c.appointment_id == appointment_id)).one()
+            self._add_event(conn, rid, states.SENDING, True, now, "connector",
+                            {"touch": touch} if touch else None)
+        return True
+
+    def rearm_for_touch(self, appointment_id: str, touch: str, earlier_touches: Sequence[str],
+                        at: Optional[datetime] = None, variant: Optional[str] = None) -> bool:
+        """Makes an unanswered reminder of one of `earlier_touches` ready for
+        `touch` (scheduled again); True if it moved. Only a reminder whose
+        earlier send went out (or was never sent) moves: an answered, failed
+        or in-flight one stays. The earlier message's id is kept, so its late
+        statuses still find the reminder."""
+        now = _utc(at) if at is not None else _now()
+        with self.engine.begin() as conn:
+            row = self._locked_row(conn, appointment_id)
+            if row is None or row.touch not in earlier_touches or row.state not in REARMABLE:
+                return False
+            result = conn.execute(update(reminders).where(
+                (reminders.c.id == row.id) & (reminders.c.state == row.state)
+                & (reminders.c.touch == row.touch)).values(
+                    state=states.SCHEDULED, touch=touch, provider_message_id=None, sent_at=None,
+                    window_closes_at=None, was_read=False, updated_at=now,
+                    variant=variant if variant is not None else row.variant))
+            if result.rowcount != 1:
+                return False
+            if row.provider_message_id:
+                conn.execute(insert(earlier_messages).values(
+                    message_id=row.provider_message_id, reminder_id=row.id, touch=row.touch))
+            self._add_event(conn, row.id, states.SCHEDULED, True, now, "job",
+                            {"touch": touch, "after": row.touch, "was": row.state,
+                             **({"variant": variant} if variant and variant != row.variant else {})})
         return True
 
     def mark_sent(self, appointment_id: str, provider_message_id: str,
@@ -313,9 +367,11 @@ class ReminderStore:
             row = self._locked_row(conn, appointment_id)
             if row is None:
                 return False
-            moved = self._move(conn, row, states.SENT, at, "connector", {"message_id": provider_message_id},
+            window = for_office(row.office_id).touch(row.touch).reply_window
+            detail = {"message_id": provider_message_id, **({"touch": row.touch} if row.touch else {})}
+            moved = self._move(conn, row, states.SENT, at, "connector", detail,
                                extra={"provider_message_id": provider_message_id, "sent_at": at,
-                                      "window_closes_at": at + for_office(row.office_id).reply_window})
+                                      "window_closes_at": at + window})
             early = conn.execute(select(unmatched_statuses.c.id).where(
                 unmatched_statuses.c.message_id == provider_message_id).limit(1)).first()
         if early is not None:
@@ -388,6 +444,8 @@ class ReminderStore:
         a status no reminder matches yet."""
         from bot.reminders.provider_status import state_for_status
         reminder = self.by_provider_message(provider_message_id)
+        if reminder is None and self._record_earlier_touch_status(provider_message_id, status, at, error_code):
+            return None
         if reminder is None:
             with self.engine.begin() as conn:
                 conn.execute(insert(unmatched_statuses).values(
@@ -408,6 +466,20 @@ class ReminderStore:
         return self.transition(reminder.appointment_id, target, at or _now(), "provider", detail,
                                reason=reason if target == states.FAILED else None,
                                error_code=error_code if target == states.FAILED else None)
+
+    def _record_earlier_touch_status(self, message_id: str, status: str, at: Optional[datetime],
+                                     error_code: Optional[int]) -> bool:
+        """A status of an earlier touch's message: kept in the history, applied
+        to nothing (the reminder has moved on). False if it is no such message."""
+        with self.engine.begin() as conn:
+            earlier = conn.execute(select(earlier_messages).where(
+                earlier_messages.c.message_id == message_id)).first()
+            if earlier is None:
+                return False
+            self._add_event(conn, earlier.reminder_id, f"earlier:{status}"[:24], False, _utc(at or _now()),
+                            "provider", {"status": status, "code": error_code, "touch": earlier.touch,
+                                         "message_id": message_id})
+        return True
 
     def transition(self, appointment_id: str, target: str, at: datetime, source: str,
                    detail: Optional[dict] = None, reason: Optional[str] = None,

@@ -125,23 +125,30 @@ def test_downgrade_to_base_removes_every_table_and_upgrade_brings_them_back(url)
     assert database.problems(url) == []
 
 
+REVISION_FILES = sorted(p.name for p in (Path(database.__file__).parent / "migrations" / "versions").glob("0*.py"))
+LATEST_REVISION = REVISION_FILES[-1][:4]
+NEXT_REVISION = f"{int(LATEST_REVISION) + 1:04d}"
+
+
 # --- a database an older Recorda made --------------------------------------
 
 NARROWED = {("reminders", "provider_message_id"), ("unmatched_statuses", "message_id")}
-ADDED_SINCE = ("reminders", "window_closes_at")
-TABLE_ADDED_SINCE = "console_nlu_reviews"
+ADDED_SINCE = {("reminders", "window_closes_at"),  # in the baseline, which adds it
+               ("reminders", "touch"), ("reminders", "variant")}  # revision 0002
+TABLES_ADDED_SINCE = {"console_nlu_reviews", "reminder_earlier_messages", "retired_variants"}
 
 
 def older_recorda_schema() -> MetaData:
     """Today's tables as a Recorda of autumn 2026 made them: before the
-    reply window's column, Meta's longer message ids and the NLU reviews."""
+    reply window's column, Meta's longer message ids, the NLU reviews and
+    the touches and wording variants."""
     older = MetaData()
     for table in target.target_metadata().sorted_tables:
-        if table.name == TABLE_ADDED_SINCE:
+        if table.name in TABLES_ADDED_SINCE:
             continue
         columns = []
         for column in table.columns:
-            if (table.name, column.name) == ADDED_SINCE:
+            if (table.name, column.name) in ADDED_SINCE:
                 continue
             copy = column._copy()  # without its foreign key, given back here
             for key in column.foreign_keys:
@@ -184,6 +191,9 @@ def test_a_database_an_older_recorda_made_is_upgraded_with_its_rows(url):
     assert store.mark_sent("A-OLD", long_id)
     sent = store.get("A-OLD")
     assert sent is not None and sent.provider_message_id == long_id and sent.window_closes_at is not None
+    # Revision 0002's columns and tables work too: a later touch re-arms the old reminder.
+    assert store.rearm_for_touch("A-OLD", "day_before", ["early"]) is False  # it has no touch
+    assert store.schedule("A-NEW", None, None, "+34612345679", "ca", touch="early", variant="plain").touch == "early"
 
 
 def test_an_older_table_without_a_required_column_stops_the_upgrade_with_its_name(url):
@@ -278,12 +288,13 @@ def test_a_new_column_in_a_model_becomes_a_revision_that_upgrades_a_database(url
 
     written = database.write_revision("reminder note")
 
-    assert written.parent == migrations_copy / "versions" and written.name.startswith("0002_reminder_note")
+    assert written.parent == migrations_copy / "versions" and written.name.startswith(
+        f"{NEXT_REVISION}_reminder_note")
     assert "add_column(sa.Column('note'" in written.read_text()
     database.upgrade(url)
-    assert database.current(url) == {"0002"}
+    assert database.current(url) == {NEXT_REVISION}
     assert database.problems(url) == []
-    database.downgrade(url, "0001")
+    database.downgrade(url, LATEST_REVISION)
     engine = create_engine(url, future=True)
     assert "note" not in {c["name"] for c in inspect(engine).get_columns("reminders")}
     engine.dispose()
@@ -291,4 +302,4 @@ def test_a_new_column_in_a_model_becomes_a_revision_that_upgrades_a_database(url
 
 def test_no_revision_is_written_when_the_models_match_the_latest(migrations_copy):
     assert database.main(["revision", "-m", "nothing"]) == 1
-    assert sorted(p.name for p in (migrations_copy / "versions").glob("*.py")) == ["0001_baseline.py"]
+    assert sorted(p.name for p in (migrations_copy / "versions").glob("*.py")) == REVISION_FILES

@@ -13,9 +13,11 @@ from bot.console import accounts, nlu_review_table
 from bot.messaging import webhook_receipts
 from bot.reminders import sms_fallback
 from bot.reminders import store as reminder_store
+from bot.reminders import variant_choice
 
 STORE_SCHEMAS: Tuple[MetaData, ...] = (
     reminder_store.SCHEMA,
+    variant_choice.SCHEMA,
     sms_fallback.SCHEMA,
     outbox.SCHEMA,
     links.SCHEMA,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date
+from datetime import date, datetime
 from functools import partial
+from typing import Type, TypeVar
 
+from pydantic import BaseModel, StrictStr, ValidationError, validator
 from sanic import response
 
 from bot.dev.sandbox.booking_seed import booking_link
@@ -49,6 +51,61 @@ def _bool_field(request, name: str) -> bool:
     if not isinstance(body, dict) or not isinstance(body.get(name), bool):
         raise ApiError(400, "bad_request", f'The body must be JSON like {{"{name}": true}}.')
     return body[name]
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+def _body(request, model: Type[_Body]) -> _Body:
+    """The JSON body as `model`, or a 400 saying which fields are wrong."""
+    body = request.json
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "The body must be a JSON object.")
+    try:
+        return model.parse_obj(body)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ApiError(400, "bad_request", f"Invalid body: {problems}.") from None
+
+
+class JoinWaitingList(BaseModel):
+    office_id: StrictStr
+    procedure_id: StrictStr
+    citizen_name: StrictStr
+    phone: StrictStr
+    language: StrictStr
+
+    @validator("citizen_name")
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @validator("language")
+    def _spoken(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+        return value
+
+
+class BookSlot(BaseModel):
+    office_id: StrictStr
+    procedure_id: StrictStr
+    starts_at: datetime
+    waiting_list_entry_id: StrictStr
+
+    @validator("starts_at", pre=True)
+    def _with_offset(cls, value: object) -> datetime:
+        # Only the API's own form: pydantic alone would take a Unix time or a naive time.
+        if not isinstance(value, str):
+            raise ValueError("must be a date and time string like 2026-12-01T10:30:00+01:00")
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a date and time like 2026-12-01T10:30:00+01:00") from None
+        if moment.tzinfo is None:
+            raise ValueError("needs its UTC offset, e.g. +01:00")
+        return moment
 
 
 # --- API handlers ----------------------------------------------------------------
@@ -109,6 +166,32 @@ async def get_booking_link(request):
     return json_response({"url": booking_link(language)})
 
 
+async def get_waiting_list(request):
+    entries = _store(request).waiting_list(_arg(request, "office_id"), _arg(request, "procedure_id"))
+    return json_response(entries)
+
+
+async def join_waiting_list(request):
+    join = _body(request, JoinWaitingList)
+    phone = to_e164(join.phone)
+    if phone is None:
+        raise ApiError(400, "bad_request", "Field 'phone' is not a valid phone number.")
+    entry, created = _store(request).join_waiting_list(join.office_id, join.procedure_id,
+                                                        join.citizen_name, join.phone, phone, join.language)
+    return json_response(entry, status=201 if created else 200)
+
+
+async def leave_waiting_list(request, entry_id: str):
+    _store(request).leave_waiting_list(entry_id)
+    return response.empty()
+
+
+async def book_slot(request):
+    book = _body(request, BookSlot)
+    return json_response(_store(request).book_slot(book.office_id, book.procedure_id, book.starts_at,
+                                                   book.waiting_list_entry_id))
+
+
 API_ROUTES = [
     ("GET", "/offices", list_offices),
     ("GET", "/offices/<office_id>", get_office),
@@ -120,6 +203,10 @@ API_ROUTES = [
     ("POST", "/appointments/<appointment_id>/cancel", cancel_appointment),
     ("POST", "/appointments/<appointment_id>/attendance", record_attendance),
     ("GET", "/booking-link", get_booking_link),
+    ("GET", "/waiting-list", get_waiting_list),
+    ("POST", "/waiting-list", join_waiting_list),
+    ("DELETE", "/waiting-list/<entry_id>", leave_waiting_list),
+    ("POST", "/slots/book", book_slot),
 ]
 
 

@@ -14,6 +14,10 @@ no-show, and when) follow the story of each one's reminder
 appointments and their ids depend on that day only, so databases seeded on
 different days agree about the days they share.
 
+Waiting lists: a few people per office and procedure, who joined in the
+days before the seeding day (build_waiting_list), so a demo has someone to
+offer a freed slot to.
+
 Storage conventions: `starts_at` is the naive Europe/Madrid wall-clock time
 (what the citizen was told); the event stamps (`confirmed_at`,
 `cancelled_at`, `attended_at`) are naive UTC, so they stay unambiguous
@@ -24,10 +28,10 @@ from __future__ import annotations
 import random
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, text
 from sqlalchemy.engine import Connection, Engine
 
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
@@ -41,7 +45,7 @@ from bot.offices.settings import for_office
 MADRID = ZoneInfo("Europe/Madrid")
 SLOT = timedelta(minutes=15)
 # Bumped when the seed changes what it makes: a database of an older seed is reseeded.
-SEED_VERSION = 2
+SEED_VERSION = 3  # 3: waiting lists
 
 metadata = MetaData()
 
@@ -78,6 +82,28 @@ appointments = Table(
     Column("confirmed_at", DateTime),  # naive UTC
     Column("cancelled_at", DateTime),
     Column("attended_at", DateTime),
+)
+
+# Waiting-list entry states: only WAITING entries are on the list.
+WAITING, LEFT, SLOT_BOOKED = "waiting", "left", "booked"
+
+waiting_list = Table(
+    "waiting_list", metadata,
+    # The entry's API id is "WL-<number>"; the number also orders entries joined in one second.
+    Column("number", Integer, primary_key=True),
+    Column("office_id", String, ForeignKey("offices.id"), nullable=False),
+    Column("procedure_id", String, ForeignKey("procedures.id"), nullable=False),
+    Column("citizen_name", String, nullable=False),
+    Column("phone", String, nullable=False),       # as given
+    Column("phone_e164", String, nullable=False),  # what "the same person" is matched on
+    Column("language", String(2), nullable=False),
+    Column("created_at", DateTime, nullable=False),  # naive UTC
+    Column("status", String, nullable=False),        # WAITING | LEFT | SLOT_BOOKED
+    Column("ended_at", DateTime),                    # naive UTC: when it left or got a slot
+    Column("appointment_id", String, ForeignKey("appointments.id"), unique=True),
+    # One place per phone on a list, whatever two concurrent joins do.
+    Index("waiting_list_one_place", "office_id", "procedure_id", "phone_e164", unique=True,
+          sqlite_where=text(f"status = '{WAITING}'"), postgresql_where=text(f"status = '{WAITING}'")),
 )
 
 BOOKING_URL = "https://www.vilademar.cat/cita-previa"
@@ -149,6 +175,11 @@ _PROCEDURES = [
 PROCEDURES = [{"id": pid, "name": names, "documents_url": DOCUMENTS_URL + pid}
               for pid, names, _ in _PROCEDURES]
 _DURATIONS = {pid: minutes for pid, _, minutes in _PROCEDURES}
+
+
+def duration_minutes(procedure_id: str) -> int:
+    """How long an appointment for the procedure lasts."""
+    return _DURATIONS[procedure_id]
 
 _BENCH_FIRST = ["Anna", "Pau", "Marta", "Joan", "Sílvia", "David", "Elena", "Sergi", "Clara", "Àlex"]
 _BENCH_LAST = ["Vidal", "Soler", "Ribas", "Costa", "Camps", "Ferrer", "Bosch", "Font", "Mas", "Roca"]
@@ -322,10 +353,16 @@ def _town_day(agenda: _Agenda, day: date, attendance_pending: bool, profile: Pro
     return rows
 
 
-def _town_citizen(rng: random.Random, day: date, n: int) -> Citizen:
+def _town_name(rng: random.Random) -> Tuple[str, str]:
+    """(name, language) of someone from the town."""
     language = rng.choices([c for c, _ in TOWN_LANGUAGES], [w for _, w in TOWN_LANGUAGES])[0]
     name = (f"{rng.choice(_TOWN_FIRST[language])} {rng.choice(_TOWN_LAST[language])}"
             + (f" {rng.choice(_TOWN_LAST[language])}" if language != "en" else ""))
+    return name, language
+
+
+def _town_citizen(rng: random.Random, day: date, n: int) -> Citizen:
+    name, language = _town_name(rng)
     kind = rng.random()
     if kind < INVALID_SHARE:
         phone = rng.choice(["", "60123", "6000 000"])
@@ -392,6 +429,50 @@ def _add_bench(agenda: _Agenda, day: date, count: int) -> None:
         agenda.add(citizen, day, BOOKED, office=office, starts_at=starts_at)
 
 
+# --- waiting lists ----------------------------------------------------------------
+
+WAITING_PER_LIST = (1, 3)  # people waiting per office and procedure, at least and at most
+WAITING_CITIZENS = 3       # sandbox citizens among them, so a demo can follow one on WhatsApp
+
+
+def waiting_entry_id(number: int) -> str:
+    return f"WL-{number}"
+
+
+def build_waiting_list(today: date) -> List[dict]:
+    """waiting_list rows: a few people per office and procedure who joined
+    in the last two weeks, oldest first. Numbers start from the seeding day
+    so that a database seeded on another day does not reuse entry ids; the
+    rows are the same for the same day."""
+    rng = random.Random(f"vilademar:waiting:{today.isoformat()}")
+    lists = [(str(office["id"]), str(procedure["id"])) for office in OFFICES for procedure in PROCEDURES]
+    people: List[Tuple[str, str, Citizen]] = []
+    for office_id, procedure_id in lists:
+        for _ in range(rng.randint(*WAITING_PER_LIST)):
+            people.append((office_id, procedure_id, _waiting_citizen(rng, len(people) + 1)))
+    with_whatsapp = [c for c in CITIZENS if c.has_whatsapp and check_for_whatsapp(c.phone).usable]
+    for citizen in rng.sample(with_whatsapp, WAITING_CITIZENS):
+        office_id, procedure_id = rng.choice(lists)
+        people.append((office_id, procedure_id, citizen))
+    joined = sorted(((datetime.combine(today - timedelta(days=rng.randint(1, 14)), time(8))
+                      + timedelta(minutes=rng.randrange(12 * 60)), person) for person in people),
+                    key=lambda pair: pair[0])
+    first = today.toordinal() * 1000 + 1
+    return [{"number": first + i, "office_id": office_id, "procedure_id": procedure_id,
+             "citizen_name": citizen.name, "phone": citizen.phone, "phone_e164": to_e164(citizen.phone),
+             "language": citizen.language, "created_at": _to_utc(created_at), "status": WAITING,
+             "ended_at": None, "appointment_id": None}
+            for i, (created_at, (office_id, procedure_id, citizen)) in enumerate(joined)]
+
+
+def _waiting_citizen(rng: random.Random, n: int) -> Citizen:
+    name, language = _town_name(rng)
+    # 71x numbers: valid Spanish mobiles, clear of the town's (60x), the bench's (69x)
+    # and the sandbox citizens'.
+    digits = f"71{n:07d}"
+    return Citizen(name, f"+34 {digits[:3]} {digits[3:6]} {digits[6:]}", language)
+
+
 @contextmanager
 def _transaction(conn_or_engine) -> Iterator[Connection]:
     if isinstance(conn_or_engine, Engine):
@@ -411,6 +492,7 @@ def seed(conn_or_engine, today: date, bench_appointments: int = 0) -> None:
         conn.execute(offices.insert(), OFFICES)
         conn.execute(procedures.insert(), PROCEDURES)
         conn.execute(appointments.insert(), rows)
+        conn.execute(waiting_list.insert(), build_waiting_list(today))
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql(f"PRAGMA user_version = {SEED_VERSION}")
 
