@@ -11,9 +11,8 @@ from bot.booking import outbox
 from bot.citizens import links
 from bot.console import accounts, nlu_review_table
 from bot.messaging import webhook_receipts
-from bot.reminders import sms_fallback
+from bot.reminders import sms_fallback, variant_choice
 from bot.reminders import store as reminder_store
-from bot.reminders import variant_choice
 
 STORE_SCHEMAS: Tuple[MetaData, ...] = (
     reminder_store.SCHEMA,
