@@ -19,18 +19,24 @@ import bot.foundation.clock
 from bot.booking import (
     ACTIVE_STATUSES,
     BOOKED,
+    NOT_SUPPORTED,
     AppointmentNotFound,
     BookingRefused,
     BookingSystem,
+    BookingUnavailable,
     SlotTaken,
     WaitingListEntry,
 )
+from bot.booking.rest import RestBookingSystem
+from bot.dev.processes import free_port
 from bot.dev.sandbox.booking_seed import MADRID, OFFICES, PROCEDURES, office_slots
 from bot.dev.sandbox.booking_store import ApiError, Store, open_database
+from bot.dev.served_app import serve, shut
 from bot.foundation.phone import to_e164
 from bot.offices.service_days import next_service_day, previous_service_day, service_days_after
 from tests.integration.test_booking_sandbox import SPEC_PATH, assert_matches
 from tests.support.booking_sandbox import madrid_today
+from tests.support.town_booking import TownBooking
 
 TODAY = madrid_today()
 NEXT_DAY = next_service_day(TODAY)
@@ -236,6 +242,57 @@ async def test_a_time_without_its_offset_is_a_bad_request(booking):
     with pytest.raises(BookingRefused) as refused:
         await booking.book_slot("oac-centre", "certificat-convivencia", slot.replace(tzinfo=None), entry.id)
     assert refused.value.code == "bad_request" and "offset" in str(refused.value)
+
+
+# --- the adapter's side -----------------------------------------------------------------------
+
+@pytest.mark.asyncio
+async def test_answers_in_an_unknown_shape_are_unavailable_not_a_crash():
+    from sanic import Sanic, response
+    app = Sanic(f"malformed_waiting_list_{free_port()}")
+    entry = {"id": "WL-1", "office_id": "o", "procedure_id": "p", "citizen_name": "Anna",
+             "phone": "+34720000001", "language": "ca", "created_at": "2026-12-01T10:00:00+01:00",
+             "position": 1}
+
+    @app.route("/api/v1/waiting-list", methods=["GET", "POST"])
+    async def waiting(request):
+        if request.method == "GET":
+            return response.json([{"id": "WL-1"}])
+        return response.json({**entry, "created_at": "2026-12-01T10:00:00"})  # no offset
+
+    @app.route("/api/v1/waiting-list/<entry_id>", methods=["DELETE"])
+    async def leave(request, entry_id):
+        return response.text("<html>gone</html>")
+
+    @app.route("/api/v1/slots/book", methods=["POST"])
+    async def book(request):
+        return response.json({**entry, "position": 0})  # an entry where the appointment belongs
+    port = free_port()
+    server = await serve(app, port)
+    system = RestBookingSystem(f"http://127.0.0.1:{port}/api/v1", "t", timeout=2.0, retries=0)
+    try:
+        calls = (system.waiting_list("o", "p"), system.join_waiting_list("o", "p", "Anna", "+34720000001", "ca"),
+                 system.leave_waiting_list("WL-1"),
+                 system.book_slot("o", "p", datetime(2026, 12, 1, 10, tzinfo=MADRID), "WL-1"))
+        for call in calls:
+            with pytest.raises(BookingUnavailable):
+                await call
+    finally:
+        await system.close()
+        await shut(server)
+
+
+@pytest.mark.asyncio
+async def test_a_booking_system_without_waiting_lists_refuses_them_clearly():
+    town = TownBooking()
+    calls = (town.waiting_list("oac-centre", "padro"),
+             town.join_waiting_list("oac-centre", "padro", "Anna", "+34720000001", "ca"),
+             town.leave_waiting_list("WL-1"),
+             town.book_slot("oac-centre", "padro", datetime(2026, 12, 1, 10, tzinfo=MADRID), "WL-1"))
+    for call in calls:
+        with pytest.raises(BookingRefused) as refused:
+            await call
+        assert refused.value.code == NOT_SUPPORTED and "TownBooking" in str(refused.value)
 
 
 # --- the HTTP surface -------------------------------------------------------------------------
