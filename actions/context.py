@@ -17,6 +17,7 @@ from bot.booking.rest import booking_system_from_settings
 from bot.foundation.languages import normalise_language
 from bot.foundation.phone import mask, to_e164
 from bot.foundation.settings import Settings
+from bot.offers.store import OfferStore
 from bot.reminders.store import ReminderStore
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Services:
     _booking: Optional[BookingSystem] = None
     _reminders: Optional[ReminderStore] = None
     _outbox: Optional[BookingOutbox] = None
+    _offers: Optional[OfferStore] = None
 
     @classmethod
     def settings(cls) -> Settings:
@@ -54,9 +56,15 @@ class Services:
         return cls._outbox
 
     @classmethod
+    def offers(cls) -> OfferStore:
+        if cls._offers is None:
+            cls._offers = OfferStore(cls.settings().db_url)
+        return cls._offers
+
+    @classmethod
     def reset(cls) -> None:
         """For tests that change the environment between cases."""
-        cls._settings = cls._booking = cls._reminders = cls._outbox = None
+        cls._settings = cls._booking = cls._reminders = cls._outbox = cls._offers = None
 
 
 def origin(tracker: Tracker) -> str:

@@ -194,12 +194,32 @@ class WhatsAppOutput(OutputChannel, abc.ABC):
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any],
                                **kwargs: Any) -> None:
         template = json_message.get("whatsapp_template")
-        if template:
+        if template and template.get("offer_id"):
+            await self.send_offer_template(recipient_id, template)
+        elif template:
             await self.send_reminder_template(recipient_id, template)
         elif json_message.get("text"):
             await self.send_text_message(recipient_id, json_message["text"])
         else:
             self.log.warning("Custom message without template or text not sent to %s", mask(recipient_id))
+
+    async def send_offer_template(self, recipient_id: str, template: Dict[str, Any]) -> Optional[str]:
+        """The offer of a freed slot (bot/offers): sent once already, as the
+        worker claims the offer before asking the assistant; an offer that
+        fails to go out simply expires."""
+        language = template.get("language", "ca")
+        try:
+            name = self.provider_template_name(template.get("template"))
+        except KeyError as exc:
+            self.log.error("Offer %s not sent: %s", template.get("offer_id"), exc)
+            return None
+        message = self.render_template(name, self.template_languages.get(language, language),
+                                       template.get("parameters", []), template.get("quick_replies", []))
+        try:
+            return await self.deliver(recipient_id, message)
+        except ProviderError as exc:
+            self.log.error("Offer %s to %s failed: %s", template.get("offer_id"), mask(recipient_id), exc)
+            return None
 
     async def send_reminder_template(self, recipient_id: str, template: Dict[str, Any]) -> Optional[str]:
         """Sends the reminder template once per appointment, whoever asks and

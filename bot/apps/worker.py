@@ -6,6 +6,9 @@ Each pass it:
 * closes the reply window of unanswered reminders whose time is up;
 * sends the SMS fallback of reminders WhatsApp could not deliver, for the
   offices that have it on (bot.reminders.sms_fallback);
+* offers the slots citizens cancelled to the people on the waiting list,
+  for the offices that have it on (bot.offers.offer_round), every
+  OFFER_ROUND_SECONDS;
 * once a day, deletes conversations and reminders older than the retention
   period (RECORDA_RETENTION_DAYS; 0 turns it off; bot.console.retention).
 
@@ -21,6 +24,7 @@ import argparse
 import asyncio
 import logging
 import os
+import time
 from datetime import date, datetime, timedelta
 from typing import Awaitable, Callable, List, Optional
 
@@ -37,6 +41,8 @@ from bot.foundation.aio import in_thread
 from bot.foundation.health import database_check
 from bot.foundation.settings import Settings
 from bot.messaging.rasa_client import trigger_intent
+from bot.offers.offer_round import OfferRound, SendOffer
+from bot.offers.store import Offer, OfferStore
 from bot.reminders.sms_fallback import SmsFallback, SmsOutcomeNotifier, is_sms_sender
 from bot.reminders.store import ReminderStore
 from connectors.messagebird_sms import MessageBirdSmsClient
@@ -89,6 +95,27 @@ def sms_services(settings: Settings, booking: BookingSystem):
     log.info("SMS fallback ready for the offices that have it on; its links point to %s",
              settings.public_url)
     return fallback, notifier
+
+
+def offer_sender(session: aiohttp.ClientSession, settings: Settings) -> SendOffer:
+    async def send(phone: str, offer: Offer) -> None:
+        await trigger_intent(session, settings.rasa_url, settings.rasa_token, phone, "EXTERNAL_slot_offer",
+                             {"offer_id": str(offer.id), "language": offer.language}, settings.whatsapp_channel)
+    return send
+
+
+OFFER_ROUND_SECONDS = 10.0  # a freed slot waits at most this long for its first offers
+
+
+def every(seconds: float, duty: Duty, clock: Callable[[], float] = time.monotonic) -> Duty:
+    """`duty` at most once per `seconds`, for duties heavier than a pass needs."""
+    last = [float("-inf")]
+
+    async def throttled() -> None:
+        if clock() - last[0] >= seconds:
+            last[0] = clock()
+            await duty()
+    return throttled
 
 
 def expiry_duty(store: ReminderStore) -> Duty:
@@ -155,7 +182,10 @@ async def main(interval: float, port: Optional[int] = None, host: str = "127.0.0
     async with aiohttp.ClientSession() as session:
         outbox = OutboxWorker(BookingOutbox(settings.db_url), booking,
                               outcome_notifier(session, settings, sms_notifier))
-        duties = [outbox.run_once, expiry_duty(ReminderStore(settings.db_url))]
+        offers = OfferRound(OfferStore(settings.db_url), ReminderStore(settings.db_url), booking,
+                            offer_sender(session, settings), settings.timezone, settings.default_region)
+        duties = [outbox.run_once, expiry_duty(ReminderStore(settings.db_url)),
+                  every(OFFER_ROUND_SECONDS, offers.run_once)]
         if fallback is not None:
             duties.append(fallback.run_once)
         retention = retention_duty(settings)

@@ -212,11 +212,13 @@ class BookingSystem(abc.ABC):
         raise _not_supported(self)
 
     async def book_slot(self, office_id: str, procedure_id: str, starts_at: datetime,
-                        entry_id: str) -> Appointment:
+                        entry_id: str, freed_appointment_id: Optional[str] = None) -> Appointment:
         """Books the slot of that office starting at `starts_at` (aware) for the
         person of the waiting-list entry, in one step: a new `booked`
         appointment for them, and the entry leaves the list. The booking system
         decides who wins a slot, so two people can never get one.
+        `freed_appointment_id`: the cancelled appointment whose place it takes
+        (an office with several desks has several appointments at one time).
 
         Raises SlotTaken when the slot is no longer free, AppointmentNotFound
         when the entry (or office, procedure) is gone, BookingRefused for a

@@ -114,11 +114,13 @@ class RestBookingSystem(BookingSystem):
                             empty_ok=True)
 
     async def book_slot(self, office_id: str, procedure_id: str, starts_at: datetime,
-                        entry_id: str) -> Appointment:
+                        entry_id: str, freed_appointment_id: Optional[str] = None) -> Appointment:
         # Retried like the rest: a retry of a booking that went through
         # returns the same appointment, so a lost answer cannot lose the slot.
         body = {"office_id": office_id, "procedure_id": procedure_id,
                 "starts_at": starts_at.isoformat(), "waiting_list_entry_id": entry_id}
+        if freed_appointment_id is not None:
+            body["freed_appointment_id"] = freed_appointment_id
         return _parsed(Appointment.from_dict,
                        await self._request("book_slot", "POST", "/slots/book", json=body))
 

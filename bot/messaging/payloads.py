@@ -46,6 +46,16 @@ def keep(appointment_id: str) -> str:
     return payload("keep_appointment", appointment_id)
 
 
+def take_offer(offer_id: int) -> str:
+    """[Take it] on the offer of a freed slot."""
+    return _build("take_offer", {"offer_id": str(offer_id)})
+
+
+def decline_offer(offer_id: int) -> str:
+    """[No, thanks] on the offer of a freed slot."""
+    return _build("decline_offer", {"offer_id": str(offer_id)})
+
+
 def media(media_type: str) -> str:
     """What the channel passes for a photo, a voice note, a location..."""
     return _build(MEDIA_INTENT, {"media_type": media_type})

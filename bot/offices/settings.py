@@ -97,11 +97,45 @@ DEFAULT_SEND_AT = time(17, 0)
 
 
 @dataclass(frozen=True)
+class WaitingListSettings:
+    """Offering a cancelled slot to the people waiting for that office and
+    procedure (the booking system's waiting list)."""
+    enabled: bool = False
+    # Only a slot that starts at least this much later is offered.
+    min_notice: timedelta = timedelta(hours=3)
+    offers_at_once: int = 3             # the first "Take it" wins
+    offer_valid_for: timedelta = timedelta(minutes=45)
+    max_offers_per_day: int = 2         # per person, across slots
+
+
+def _waiting_list(raw: Any, where: str) -> WaitingListSettings:
+    if raw is None:
+        return WaitingListSettings()
+    if not isinstance(raw, dict):
+        raise OfficeSettingsError(f"{where}: a mapping (enabled, min_notice, offers_at_once, ...)")
+    unknown = set(raw) - {"enabled", "min_notice", "offers_at_once", "offer_valid_for", "max_offers_per_day"}
+    if unknown:
+        raise OfficeSettingsError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+    counts = {}
+    for key, default in (("offers_at_once", 3), ("max_offers_per_day", 2)):
+        value = raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 50:
+            raise OfficeSettingsError(f"{where}.{key}: a whole number from 1 to 50")
+        counts[key] = value
+    return WaitingListSettings(
+        enabled=bool(raw.get("enabled", True)),
+        min_notice=_duration(raw.get("min_notice", "3h"), f"{where}.min_notice"),
+        offer_valid_for=_duration(raw.get("offer_valid_for", "45m"), f"{where}.offer_valid_for"),
+        **counts)
+
+
+@dataclass(frozen=True)
 class OfficeSettings:
     touches: Tuple[Touch, ...] = (Touch(),)
     quiet_hours: Optional[QuietHours] = None
     # The local hour from which the hourly timer (`send --due`) sends the office's touches.
     send_at: time = DEFAULT_SEND_AT
+    waiting_list: WaitingListSettings = WaitingListSettings()
     sms_fallback: bool = False
     experiment: Optional[Experiment] = None
 
@@ -130,6 +164,9 @@ class OfficeSettings:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any], where: str = "defaults") -> "OfficeSettings":
+        unknown = set(data) - KNOWN_SETTINGS
+        if unknown:
+            raise OfficeSettingsError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
         window = _duration(data.get("reply_window", "23h40m"), f"{where}.reply_window")
         touches = _touches(data.get("touches"), window, where)
         quiet = data.get("quiet_hours")
@@ -139,7 +176,12 @@ class OfficeSettings:
             send_at=_clock(data["send_at"], f"{where}.send_at") if "send_at" in data else DEFAULT_SEND_AT,
             sms_fallback=bool(data.get("sms_fallback", False)),
             experiment=_experiment(data.get("experiment"), touches, f"{where}.experiment"),
+            waiting_list=_waiting_list(data.get("waiting_list"), f"{where}.waiting_list"),
         )
+
+
+KNOWN_SETTINGS = {"touches", "reply_window", "quiet_hours", "send_at", "sms_fallback", "experiment",
+                  "waiting_list"}
 
 
 def _duration(value: Any, where: str) -> timedelta:

@@ -227,6 +227,14 @@ class ReminderStore:
             # them all at once.
             return [_reminder(row) for row in conn.execute(query)]
 
+    def answered_between(self, first_day: date, last_day: date, answer: str) -> List[str]:
+        """The appointment ids of the service days first_day..last_day whose
+        reminder ended in `answer` (the freed slots are the cancelled ones)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(reminders.c.appointment_id).where(
+                _in_period(first_day, last_day, None) & (reminders.c.state == answer))
+                .order_by(reminders.c.id)).scalars())
+
     def histories_between(self, first_day: date, last_day: date, office_id: Optional[str] = None,
                           events: Optional[Sequence[str]] = None,
                           details: Optional[Sequence[str]] = None,

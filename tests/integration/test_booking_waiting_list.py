@@ -185,6 +185,31 @@ async def test_a_cancelled_appointment_frees_its_slot_for_the_next_person(bookin
 
 
 @pytest.mark.asyncio
+async def test_the_place_of_a_cancelled_appointment_is_taken_once(booking):
+    # Offices with several desks have several appointments at one time: a
+    # cancellation frees the place of that one appointment, named by its id.
+    slot = await free_slot(booking, "oac-can-mas")
+    first = await booking.book_slot("oac-can-mas", "alta-padro", slot,
+                                    (await join(booking, "oac-can-mas", "alta-padro")).id)
+    latecomer = await join(booking, "oac-can-mas", "alta-padro")
+    with pytest.raises(BookingRefused, match="no cancelled appointment"):  # an active one frees nothing
+        await booking.book_slot("oac-can-mas", "alta-padro", slot, latecomer.id, first.id)
+    freed = await booking.cancel(first.id)
+    takers = [await join(booking, "oac-can-mas", "alta-padro") for _ in range(5)]
+
+    outcomes = await asyncio.gather(
+        *(booking.book_slot("oac-can-mas", "alta-padro", slot, t.id, freed.id) for t in takers),
+        return_exceptions=True)
+
+    winners = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(winners) == 1 and all(isinstance(o, SlotTaken) for o in outcomes if o is not winners[0])
+    with pytest.raises(SlotTaken):  # its place taken, the cancelled appointment frees nothing more
+        await booking.book_slot("oac-can-mas", "alta-padro", slot, latecomer.id, freed.id)
+    with pytest.raises(SlotTaken):  # and the one desk's time is busy again
+        await booking.book_slot("oac-can-mas", "alta-padro", slot, latecomer.id)
+
+
+@pytest.mark.asyncio
 async def test_twenty_people_tapping_at_once_get_one_slot(booking):
     entries = [await join(booking, "oac-centre", "alta-padro", f"Tap {i}") for i in range(20)]
     slot = await free_slot(booking, "oac-centre")

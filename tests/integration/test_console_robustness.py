@@ -66,6 +66,7 @@ GET_ROUTES = {
     "/console/users": ("done", "user"),
     "/console/users/{user_id}": ("done",),
     "/console/reveals": ("page", "user"),
+    "/console/experiments": ("done", "office", "variant"),
 }
 
 # What a mistyped link, an old bookmark or a curious person may send.
@@ -170,6 +171,7 @@ POST_ROUTES = {
     "/console/users": ("username", "display_name", "role", "language", "password", "password_again"),
     "/console/users/{user_id}": ("display_name", "role", "language", "active"),
     "/console/users/{user_id}/password": ("password", "password_again"),
+    "/console/experiments/retire": ("office", "experiment", "variant", "confirm"),
 }
 POST_JUNK = tuple(value for value in JUNK if value != "\ud800") + (
     "appointment:", "conversation:", "appointment:" + "9" * 25, "conversation:" + "0" * 20,

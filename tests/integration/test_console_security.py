@@ -73,6 +73,8 @@ ROUTES: Dict[Tuple[str, str], str] = {
     ("POST", "/console/users/<user_id:int>"): ADMIN,
     ("POST", "/console/users/<user_id:int>/password"): ADMIN,
     ("GET", "/console/reveals"): ADMIN,
+    ("GET", "/console/experiments"): ADMIN,
+    ("POST", "/console/experiments/retire"): ADMIN,
 }
 FILES = (".csv", ".yml")
 

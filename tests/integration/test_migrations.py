@@ -135,7 +135,8 @@ NEXT_REVISION = f"{int(LATEST_REVISION) + 1:04d}"
 NARROWED = {("reminders", "provider_message_id"), ("unmatched_statuses", "message_id")}
 ADDED_SINCE = {("reminders", "window_closes_at"),  # in the baseline, which adds it
                ("reminders", "touch"), ("reminders", "variant")}  # revision 0002
-TABLES_ADDED_SINCE = {"console_nlu_reviews", "reminder_earlier_messages", "retired_variants"}
+TABLES_ADDED_SINCE = {"console_nlu_reviews", "reminder_earlier_messages", "retired_variants",  # 0002
+                      "freed_slots", "slot_offers"}  # 0003
 
 
 def older_recorda_schema() -> MetaData:

@@ -15,7 +15,7 @@ PACKAGES = ("bot", "actions", "connectors", "components")
 
 FOUNDATION = ("bot.foundation",)
 BASE_DOMAIN = FOUNDATION + ("bot.booking", "bot.messaging", "bot.nlu", "bot.offices")
-DOMAIN = BASE_DOMAIN + ("bot.citizens", "bot.reminders")
+DOMAIN = BASE_DOMAIN + ("bot.citizens", "bot.reminders", "bot.offers")
 ALL_DOMAIN = DOMAIN + ("bot.reports", "bot.console")
 
 # module prefix -> the prefixes it may import (besides its own package)
@@ -29,6 +29,7 @@ ALLOWED: Dict[str, Tuple[str, ...]] = {
     "bot.offices": FOUNDATION + ("bot.booking",),
     "bot.citizens": BASE_DOMAIN,
     "bot.reminders": BASE_DOMAIN + ("bot.citizens",),
+    "bot.offers": BASE_DOMAIN + ("bot.citizens", "bot.reminders"),
     "bot.reports": DOMAIN,
     "bot.console": ALL_DOMAIN,
     "actions": ALL_DOMAIN,

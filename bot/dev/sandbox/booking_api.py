@@ -7,7 +7,7 @@ import json
 import logging
 from datetime import date, datetime
 from functools import partial
-from typing import Type, TypeVar
+from typing import Optional, Type, TypeVar
 
 from pydantic import BaseModel, StrictStr, ValidationError, validator
 from sanic import response
@@ -93,6 +93,7 @@ class BookSlot(BaseModel):
     procedure_id: StrictStr
     starts_at: datetime
     waiting_list_entry_id: StrictStr
+    freed_appointment_id: Optional[StrictStr] = None
 
     @validator("starts_at", pre=True)
     def _with_offset(cls, value: object) -> datetime:
@@ -189,7 +190,7 @@ async def leave_waiting_list(request, entry_id: str):
 async def book_slot(request):
     book = _body(request, BookSlot)
     return json_response(_store(request).book_slot(book.office_id, book.procedure_id, book.starts_at,
-                                                   book.waiting_list_entry_id))
+                                                   book.waiting_list_entry_id, book.freed_appointment_id))
 
 
 API_ROUTES = [

@@ -45,7 +45,7 @@ from bot.offices.settings import for_office
 MADRID = ZoneInfo("Europe/Madrid")
 SLOT = timedelta(minutes=15)
 # Bumped when the seed changes what it makes: a database of an older seed is reseeded.
-SEED_VERSION = 3  # 3: waiting lists
+SEED_VERSION = 4  # 3: waiting lists; 4: a freed place is taken once (rebooked_as)
 
 metadata = MetaData()
 
@@ -82,6 +82,8 @@ appointments = Table(
     Column("confirmed_at", DateTime),  # naive UTC
     Column("cancelled_at", DateTime),
     Column("attended_at", DateTime),
+    # A cancelled appointment's place, once a waiting-list booking took it.
+    Column("rebooked_as", String, unique=True),
 )
 
 # Waiting-list entry states: only WAITING entries are on the list.

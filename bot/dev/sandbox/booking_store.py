@@ -312,11 +312,14 @@ class Store:
                 conn.execute(waiting_list.update().where(waiting_list.c.number == number)
                              .values(status=LEFT, ended_at=self._utcnow()))
 
-    def book_slot(self, office_id: str, procedure_id: str, starts_at: datetime, entry_id: str) -> dict:
+    def book_slot(self, office_id: str, procedure_id: str, starts_at: datetime, entry_id: str,
+                  freed_appointment_id: Optional[str] = None) -> dict:
         """The new appointment of the entry's person at that slot of the office
         (`starts_at` aware). A slot is an office and a start time on its
-        15-minute grid within its opening hours; it is free when no active
-        appointment of that office starts then (one desk per office)."""
+        15-minute grid within its opening hours. The place of a cancelled
+        appointment (`freed_appointment_id`) is free until one booking takes
+        it; without one, a slot is free when no active appointment of that
+        office starts then (one desk)."""
         number = _entry_number(entry_id)
         wall_clock = starts_at.astimezone(MADRID).replace(tzinfo=None)
         with self._write_locked() as conn:
@@ -334,14 +337,30 @@ class Store:
                                f"{_local(wall_clock).isoformat()} is not an appointment time of {office_id}.")
             if _local(wall_clock) <= self.now():
                 raise ApiError(409, "not_bookable", "That time has passed.")
-            holder = conn.execute(select(appointments.c.id).where(
-                appointments.c.office_id == office_id, appointments.c.starts_at == wall_clock,
-                appointments.c.status.in_(ACTIVE_STATUSES))).first()
-            if holder is not None:
-                raise ApiError(409, SlotTaken.CODE, f"The slot {_local(wall_clock).isoformat()} at "
-                                                    f"{office_id} is no longer free.")
+            if freed_appointment_id is not None:
+                self._check_freed(conn, freed_appointment_id, office_id, wall_clock)
+            else:
+                holder = conn.execute(select(appointments.c.id).where(
+                    appointments.c.office_id == office_id, appointments.c.starts_at == wall_clock,
+                    appointments.c.status.in_(ACTIVE_STATUSES))).first()
+                if holder is not None:
+                    raise ApiError(409, SlotTaken.CODE, f"The slot {_local(wall_clock).isoformat()} at "
+                                                        f"{office_id} is no longer free.")
             appointment_id = self._book(conn, entry, wall_clock)
+            if freed_appointment_id is not None:
+                conn.execute(appointments.update().where(appointments.c.id == freed_appointment_id)
+                             .values(rebooked_as=appointment_id))
             return appointment_json(self._row(conn, appointments.c.id, appointment_id, "appointment"))
+
+    @staticmethod
+    def _check_freed(conn: Connection, freed_appointment_id: str, office_id: str, wall_clock: datetime) -> None:
+        freed = conn.execute(select(appointments).where(appointments.c.id == freed_appointment_id)).first()
+        if freed is None or freed.status != CANCELLED or (freed.office_id, freed.starts_at) != (
+                office_id, wall_clock):
+            raise ApiError(409, "not_bookable", f"{freed_appointment_id!r} is no cancelled appointment of "
+                                                f"{office_id} at that time.")
+        if freed.rebooked_as is not None:
+            raise ApiError(409, SlotTaken.CODE, f"The place of {freed_appointment_id} has been booked again.")
 
     @staticmethod
     def _booked_already(conn: Connection, entry, office_id: str, procedure_id: str,

@@ -109,6 +109,8 @@ def requires(role: str):
         async def wrapped(request, *args, **kwargs):
             session = request.ctx.session
             if session is None or not session.user.can(role):
+                log.warning("Console: %s %s by %s refused: needs the %s role", request.method, request.path,
+                            session.user.username if session else "nobody", role)
                 return render(request, "error.html", status=403, message=request.ctx.t("error_role"))
             return await handler(request, *args, **kwargs)
         return wrapped
