@@ -15,7 +15,7 @@ import yaml
 from bot.console.citizen_messages import base_intent, is_low_confidence, is_media, is_recorda_trigger, payload_intent
 from bot.console.tracker import TrackerEvent
 from bot.messaging import payloads
-from bot.messaging.templates import REMINDER_TEMPLATE, find_template, load_templates
+from bot.messaging.templates import REMINDER_TEMPLATE, find_template, load_templates, provider_name
 from bot.reminders import states
 from bot.reminders.store import Reminder, ReminderEvent
 
@@ -135,13 +135,22 @@ def _templates() -> dict:
 
 def _template_button_titles(name: str, language: str) -> Tuple[str, ...]:
     """The titles of a template's quick-reply buttons, from whatsapp_templates/.
-    The assistant names the reminder template "appointment_reminder"; the
-    file names it as approved (REMINDER_TEMPLATE)."""
-    for candidate in (name, REMINDER_TEMPLATE if name == "appointment_reminder" else None):
+    The assistant names a template by its file ("appointment_reminder"); the
+    file names it as approved ("recorda_appointment_reminder")."""
+    for candidate in (name, _approved_name(name)):
         found = find_template(_templates(), candidate, language or "") if candidate else None
         if found is not None:
             return found.buttons
     return ()
+
+
+def _approved_name(file_name: str) -> Optional[str]:
+    if file_name == "appointment_reminder":
+        return REMINDER_TEMPLATE
+    try:
+        return provider_name(file_name)
+    except (KeyError, OSError, ValueError, yaml.YAMLError):
+        return None
 
 
 def _buttons(items: Any) -> Tuple[Button, ...]:

@@ -38,14 +38,16 @@ from bot.console.conversation_filters import (
 )
 from bot.console.conversation_queries import Conversations, Page
 from bot.foundation.languages import LANGUAGES
-from bot.messaging.templates import REMINDER_TEMPLATE
+from bot.messaging.templates import REMINDER_TEMPLATE, TEMPLATES_DIR, provider_name
 from bot.reminders import states
 
 log = logging.getLogger(__name__)
 
-# The reminder template, as the assistant names it and as it was approved:
-# its parameters get their names in the transcript.
-REMINDER_TEMPLATES = ("appointment_reminder", REMINDER_TEMPLATE)
+# The reminder templates (every touch and wording variant shares the
+# reminder's parameters), as the assistant names them and as they were
+# approved: their parameters get their names in the transcript.
+_REMINDER_FILES = [path.stem for path in TEMPLATES_DIR.glob("appointment_reminder*.yml")]
+REMINDER_TEMPLATES = tuple(sorted({REMINDER_TEMPLATE, *_REMINDER_FILES, *map(provider_name, _REMINDER_FILES)}))
 # The list's filters; the number search carries them along (hidden fields).
 FILTER_FIELDS = ("from", "to", "office", "state", "intent", "language", "flagged", "low")
 LIST_PATH = f"{PREFIX}/conversations"
