@@ -161,13 +161,24 @@ class OfferStore:
                 self._close_outstanding(conn, slot_id, _utc(at or utc_now()))
         return closed
 
-    def slots_freed_between(self, start: datetime, end: datetime) -> List[FreedSlot]:
-        """The slots freed from `start` (included) to `end` (excluded), for the figures."""
+    def slots_starting_between(self, start: datetime, end: datetime) -> List[FreedSlot]:
+        """The freed slots whose appointment time is from `start` (included) to
+        `end` (excluded): the figures of a period's service days."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(freed_slots).where(
-                (freed_slots.c.freed_at >= _utc(start)) & (freed_slots.c.freed_at < _utc(end)))
+                (freed_slots.c.starts_at >= _utc(start)) & (freed_slots.c.starts_at < _utc(end)))
                 .order_by(freed_slots.c.id)).all()
         return [FreedSlot.from_row(r) for r in rows]
+
+    def offers_of_slots(self, slot_ids: List[int]) -> Dict[int, List[Offer]]:
+        found: Dict[int, List[Offer]] = {slot_id: [] for slot_id in slot_ids}
+        if not slot_ids:
+            return found
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(slot_offers).where(slot_offers.c.freed_slot_id.in_(slot_ids))
+                                    .order_by(slot_offers.c.id)):
+                found[row.freed_slot_id].append(Offer.from_row(row))
+        return found
 
     # --- offers -------------------------------------------------------------------
     def create_offer(self, slot_id: int, entry_id: str, phone: str, citizen_name: str, language: str,

@@ -21,7 +21,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Awaitable, Callable, Iterable, List, Optional, Tuple
+from typing import Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
 
 import aiohttp
 
@@ -99,6 +99,7 @@ def plan(store: ReminderStore, appointments: Iterable[Appointment], service_day:
     """Decides, per appointment, whether a reminder is to be sent now for
     the summary's touch (each office's last one when it names none)."""
     to_send = []
+    active_variants: Dict[str, List[str]] = {}
     for appointment in appointments:
         if not appointment.is_active:
             summary.not_active += 1
@@ -118,8 +119,10 @@ def plan(store: ReminderStore, appointments: Iterable[Appointment], service_day:
             continue
         assert check.e164 is not None  # a usable number always has its E.164 form
         if not dry_run:
-            active = retirements.active(appointment.office_id, office.experiment) \
-                if retirements is not None and office.experiment else []
+            if appointment.office_id not in active_variants:  # read once per office and run
+                active_variants[appointment.office_id] = retirements.active(
+                    appointment.office_id, office.experiment) if retirements is not None and office.experiment else []
+            active = active_variants[appointment.office_id]
             variant = choose_variant(appointment.id, appointment.office_id, office.experiment, active,
                                      existing.variant if existing else None)
             if existing is None:
