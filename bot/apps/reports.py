@@ -25,6 +25,7 @@ from typing import Iterator, List, Optional, Tuple
 from rich.console import Console
 from rich.table import Table
 
+from bot.apps.report_touch_tables import experiments_table, send_time_table, touches_table
 from bot.booking import BookingError
 from bot.booking.rest import booking_system_from_settings
 from bot.foundation.settings import Settings
@@ -42,7 +43,13 @@ from bot.reports.figure_types import (
     Share,
     share,
 )
-from bot.reports.load import load_appointments, load_histories, offices_to_report, service_days
+from bot.reports.load import (
+    load_appointments,
+    load_histories,
+    load_office_setups,
+    offices_to_report,
+    service_days,
+)
 from bot.reports.whatsapp_cost import Pricing
 
 console = Console()
@@ -86,6 +93,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 async def gather_figures(args: argparse.Namespace, settings: Settings) -> Figures:
     histories = load_histories(ReminderStore(settings.db_url), args.first_day, args.last_day, args.office)
+    setups = load_office_setups(settings.db_url, {h.reminder.office_id for h in histories})
     booking = booking_system_from_settings(settings)
     try:
         offices = await offices_to_report(booking, args.office, settings.offices)
@@ -94,7 +102,7 @@ async def gather_figures(args: argparse.Namespace, settings: Settings) -> Figure
     finally:
         await booking.close()
     period = Period(args.first_day, args.last_day, args.office, settings.timezone.key)
-    return compute_figures(histories, appointments, period, pricing(args, settings))
+    return compute_figures(histories, appointments, period, pricing(args, settings), setups)
 
 
 def pricing(args: argparse.Namespace, settings: Settings) -> Pricing:
@@ -262,8 +270,12 @@ def print_tables(f: Figures, out: Console = console) -> None:
     office = f.period.office_id or "every office"
     out.print(f"[bold]Recorda figures, service days {f.period.first_day} to {f.period.last_day}, {office}")
     for table in (overview_table(f), failures_table(f), channels_table(f), answer_times_table(f),
-                  send_hours_table(f), no_shows_table(f), cost_table(f)):
+                  send_hours_table(f), no_shows_table(f), cost_table(f), touches_table(f)):
         out.print(table)
+    if f.experiments:
+        out.print(experiments_table(f))
+    if f.send_time_advice:
+        out.print(send_time_table(f))
 
 
 # --- entry point -----------------------------------------------------------------

@@ -2,8 +2,10 @@
 that the command line and the staff console share it.
 
 Input: the reminders of the period's service days with their event history
-(`ReminderHistory`, read by `bot.reports.load`) and the period's appointments
-from the booking system, in every status. Output: `Figures`
+(`ReminderHistory`, read by `bot.reports.load`), the period's appointments
+from the booking system, in every status, and the setup of the reminders'
+offices (`OfficeSetup`: touches, sending hour, wording experiment; also read
+by `bot.reports.load`). Output: `Figures`
 (bot/reports/figure_types.py, where every figure is defined).
 `compute_figures` does it in one step; `reminder_facts` then
 `figures_from_facts` in two, so that the reminders' part can be computed
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 from bot.booking import ATTENDED, NO_SHOW, Appointment
 from bot.reminders import states
+from bot.reports.experiment_report import experiment_reports
 from bot.reports.figure_types import (
     ANSWER_CHANNELS,
     ANSWER_TIME_BUCKETS,
@@ -40,15 +43,21 @@ from bot.reports.figure_types import (
     Volume,
     share,
 )
+from bot.reports.office_setup import OfficeSetup
 from bot.reports.reminder_history import ReminderFacts, ReminderHistory, answer_channel, facts_of
+from bot.reports.send_time_report import send_time_advice
+from bot.reports.touch_figures import touch_figures
 from bot.reports.whatsapp_cost import Pricing, conversation_costs
 
 DEFAULT_PRICING = Pricing()  # frozen: one instance serves every call
 
 
 def compute_figures(histories: Iterable[ReminderHistory], appointments: Iterable[Appointment],
-                    period: Period, pricing: Pricing = DEFAULT_PRICING) -> Figures:
-    return figures_from_facts(reminder_facts(histories, period), appointments, period, pricing)
+                    period: Period, pricing: Pricing = DEFAULT_PRICING,
+                    setups: Optional[Mapping[str, OfficeSetup]] = None) -> Figures:
+    """setups: by office id; an office without one has Recorda's built-in
+    settings (one touch, sends at 17:00, no experiment)."""
+    return figures_from_facts(reminder_facts(histories, period), appointments, period, pricing, setups)
 
 
 def reminder_facts(histories: Iterable[ReminderHistory], period: Period) -> List[ReminderFacts]:
@@ -60,10 +69,12 @@ def reminder_facts(histories: Iterable[ReminderHistory], period: Period) -> List
 
 
 def figures_from_facts(facts: Sequence[ReminderFacts], appointments: Iterable[Appointment],
-                       period: Period, pricing: Pricing = DEFAULT_PRICING) -> Figures:
+                       period: Period, pricing: Pricing = DEFAULT_PRICING,
+                       setups: Optional[Mapping[str, OfficeSetup]] = None) -> Figures:
     """compute_figures, from reminder_facts(histories, period) of the same period."""
     facts = list(facts)
     appointments = list(appointments)
+    setups = setups or {}
     sent = [f for f in facts if f.sent_at is not None]
     return Figures(
         period=period,
@@ -76,6 +87,9 @@ def figures_from_facts(facts: Sequence[ReminderFacts], appointments: Iterable[Ap
         freed_slots=_freed_slots(facts, appointments),
         conversations=conversation_costs(sent, pricing),
         reference=REFERENCE,
+        touches=touch_figures(facts, setups),
+        experiments=experiment_reports(facts, appointments, setups),
+        send_time_advice=send_time_advice(facts, setups, ZoneInfo(period.timezone)),
     )
 
 

@@ -23,6 +23,11 @@ Words used in every definition below:
   truth). It stays failed when the citizen then answered through the SMS
   fallback. Its reason is the reminder's (failures found before sending
   included: invalid_number, not_mobile).
+* **send**: an applied `sent` event. A reminder has one per touch of its
+  office it went out for (offices.yml `touches`: a later touch re-arms the
+  reminder of an unanswered earlier one), each naming its touch; a send
+  recorded without a touch counts as its office's last touch. An applied
+  citizen answer belongs to the latest send recorded before it.
 
 Every rate is a `Share` (part, whole, value); a share of nothing has value
 None, never an error. Local times (hour and month of sending) are in the
@@ -30,11 +35,13 @@ period's time zone, Europe/Madrid by default.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Dict, List, Optional
 
 from bot.reminders.provider_status import NO_WHATSAPP, NOT_DELIVERED, NUMBER_DOES_NOT_EXIST
+from bot.reports.experiments import ExperimentFigures
+from bot.reports.send_time import SendHourAdvice
 from bot.reports.whatsapp_cost import Conversations
 
 # How a citizen answered (the `channel` of an answer event's detail).
@@ -195,10 +202,62 @@ class FreedSlots:
 
 
 @dataclass(frozen=True)
+class TouchFigures:
+    """touch: the touch's name (offices.yml).
+    sent: its sends (an appointment whose earlier touch went unanswered
+    counts for both touches).
+    answered: sends of it that an answer (confirmed or cancelled) belongs
+    to / sent.
+    cancelled: sends of it that a cancel belongs to / sent."""
+    touch: str
+    sent: int
+    answered: Share
+    cancelled: Share
+
+
+@dataclass(frozen=True)
+class Touches:
+    """overall: every office's sends by touch, earliest touch first.
+    by_office: per office with sends, every touch offices.yml gives it (in
+    its order, none sent: 0) then any other touch its sends name."""
+    overall: List[TouchFigures]
+    by_office: Dict[str, List[TouchFigures]]
+
+
+@dataclass(frozen=True)
+class ExperimentReport(ExperimentFigures):
+    """The figures of an office's wording experiment (offices.yml
+    `experiment`; bot/reports/experiments.py defines them) over its sent
+    reminders with a variant of it; an appointment is a sent reminder, its
+    answer any answer after sending, its cancel a reminder ending
+    cancelled, its no-show the booking system's attendance. retired: every
+    variant of the experiment, True where it is no longer given (retired
+    in offices.yml or from the console)."""
+    retired: Dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OfficeSendTime:
+    """send_at: the local time the office's hourly sends start at now
+    (offices.yml `send_at`). sends: its sends in the period, every touch.
+    min_sent: the sends an hour needs to compete. advice: the hour whose
+    sends were most often answered within 2 h (an answer belonging to that
+    send, under 120 min after it) next to the hour it sent most at
+    (bot/reports/send_time.py); None when no hour had min_sent sends."""
+    office_id: str
+    send_at: str
+    sends: int
+    min_sent: int
+    advice: Optional[SendHourAdvice]
+
+
+@dataclass(frozen=True)
 class Figures:
     """Every figure of a period; `reference` holds the reference deployment's
     (REFERENCE) for comparison. by_send_hour lists the 24 local hours;
-    `conversations` is what the reminders cost (bot/reports/whatsapp_cost.py)."""
+    `conversations` is what the reminders cost (bot/reports/whatsapp_cost.py).
+    touches, experiments and send_time_advice are per office (by office
+    id, experiments and advice in the order of the ids)."""
     period: Period
     volume: Volume
     delivery: Delivery
@@ -209,6 +268,9 @@ class Figures:
     freed_slots: FreedSlots
     conversations: Conversations
     reference: dict
+    touches: Touches
+    experiments: List[ExperimentReport]
+    send_time_advice: List[OfficeSendTime]
 
     def to_dict(self) -> dict:
         return asdict(self, dict_factory=_json_dict)

@@ -1,19 +1,26 @@
 """Reads what the figures need: the period's reminders with their history
-from the reminder store, and the period's appointments from the booking
-system."""
+from the reminder store, the period's appointments from the booking
+system, and the setup of the reminders' offices (offices.yml and the
+variants retired from the console)."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gc
+import logging
 import threading
 from datetime import date, timedelta
-from typing import Iterable, Iterator, List, Optional, Sequence
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 from bot.booking import Appointment, BookingSystem
 from bot.offices.service_days import is_service_day
+from bot.offices.settings import OfficeSettingsError, for_office
 from bot.reminders.store import ReminderStore
+from bot.reminders.variant_choice import VariantRetirements
+from bot.reports.office_setup import OfficeSetup
 from bot.reports.reminder_history import DETAILS_ONLY_MENTIONING, DETAILS_USED, EVENTS_USED, ReminderHistory
+
+log = logging.getLogger(__name__)
 
 
 def load_histories(store: ReminderStore, first_day: date, last_day: date,
@@ -26,6 +33,28 @@ def load_histories(store: ReminderStore, first_day: date, last_day: date,
                                          details=DETAILS_USED, details_mentioning=DETAILS_ONLY_MENTIONING)
         return [ReminderHistory(reminder, events.get(reminder.id, []))
                 for reminder in store.between(first_day, last_day, office_id)]
+
+
+def load_office_setups(db_url: str, office_ids: Iterable[Optional[str]]) -> Dict[str, OfficeSetup]:
+    """The setup of each office (None and "" are left out): its settings
+    from offices.yml and the variants of its experiment still given. An
+    office whose settings cannot be read gets Recorda's built-in ones, with
+    a warning: the figures still show what the store holds."""
+    setups: Dict[str, OfficeSetup] = {}
+    retirements: Optional[VariantRetirements] = None
+    for office_id in sorted({office for office in office_ids if office}):
+        try:
+            settings = for_office(office_id)
+        except OfficeSettingsError as exc:
+            log.warning("Figures: office %s with built-in settings: %s", office_id, exc)
+            setups[office_id] = OfficeSetup()
+            continue
+        active: Sequence[str] = ()
+        if settings.experiment is not None:
+            retirements = retirements or VariantRetirements(db_url)
+            active = retirements.active(office_id, settings.experiment)
+        setups[office_id] = OfficeSetup(settings, tuple(active))
+    return setups
 
 
 # Python's cycle collector scans every live object each time enough new ones

@@ -1,16 +1,18 @@
 """What the figures read of one reminder's history, read once: whether and
 when it was sent, delivered, read, failed and answered (the words are
-defined in bot/reports/figure_types.py), and what the provider said its
-message costs. Pure computation, no I/O."""
+defined in bot/reports/figure_types.py), what the provider said its
+message costs, and each touch's send with its answers (touch_history.py).
+Pure computation, no I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, Iterable, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 from bot.reminders import states
 from bot.reminders.store import Reminder, ReminderEvent
+from bot.reports.touch_history import Send, sends_of
 
 # The reminder events facts_of reads: loaders may skip the others (scheduled,
 # sending, expired, sms_*), a large share of a busy store's rows.
@@ -20,10 +22,11 @@ EVENTS_USED = (states.SENT, states.DELIVERED, states.READ, states.FAILED) + tupl
 # in its delivered or read status; the sent status's is only an estimate.
 PRICED_EVENTS = (states.DELIVERED, states.READ)
 # The events whose detail facts_of reads (answer_channel, _failure_reason,
-# _provider_pricing): loaders may leave the others' undecoded.
-DETAILS_USED = PRICED_EVENTS + (states.FAILED,) + tuple(states.ANSWERS)
-# ... and of the priced events, only those whose detail names a price.
-DETAILS_ONLY_MENTIONING = {kind: '"pricing"' for kind in PRICED_EVENTS}
+# _provider_pricing, the touch of a send): loaders may leave the others' undecoded.
+DETAILS_USED = PRICED_EVENTS + (states.FAILED, states.SENT) + tuple(states.ANSWERS)
+# ... and of the priced events, only those whose detail names a price; of
+# the sends, only those that name their touch (the rest is a message id).
+DETAILS_ONLY_MENTIONING = {**{kind: '"pricing"' for kind in PRICED_EVENTS}, states.SENT: '"touch"'}
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class ReminderHistory:
 class ReminderFacts(NamedTuple):
     """What the figures read of one reminder's history (facts_of).
     A named tuple: one is built for every reminder of the period, four
-    times faster than a frozen dataclass of eleven fields."""
+    times faster than a frozen dataclass of twelve fields."""
     reminder: Reminder
     state: str                              # the reminder's
     sent_at: Optional[datetime]
@@ -48,6 +51,7 @@ class ReminderFacts(NamedTuple):
     answered: bool                          # first_answer is not None
     cancelled_at: Optional[datetime]        # when the answer that freed the slot came
     pricing: Optional[Mapping[str, Any]]    # the provider's {billable, category, model}, if it said
+    sends: Tuple[Send, ...]                 # every touch's send with its answers, in order
 
     @property
     def minutes_to_answer(self) -> Optional[float]:
@@ -89,6 +93,7 @@ def facts_of(history: ReminderHistory, zone: ZoneInfo) -> ReminderFacts:
         answered=first_answer is not None,
         cancelled_at=cancel.at if cancel and reminder.state == states.CANCELLED else None,
         pricing=_provider_pricing(events) if receipt else None,
+        sends=sends_of(applied),
     )
 
 

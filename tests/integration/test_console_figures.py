@@ -17,11 +17,17 @@ from typing import Dict, List, Optional
 from bot.booking import ATTENDED, NO_SHOW, Appointment
 from bot.dev.sandbox.booking_seed import MADRID
 from bot.offices.service_days import previous_service_day
+from bot.offices.settings import for_office
 from bot.reminders import states
 from bot.reminders.provider_status import NO_WHATSAPP, NOT_MOBILE
 from bot.reminders.store import ReminderStore
+from bot.reminders.variant_choice import VariantRetirements
 from bot.reports.load import service_days
 from tests.support.booking_sandbox import appointments_on, madrid_today
+from tests.support.touch_history_seed import CENTRE as CENTRE_OFFICE
+from tests.support.touch_history_seed import MONDAY as SEED_MONDAY
+from tests.support.touch_history_seed import OFFICES_YML, seed_touch_history
+from tests.support.touch_history_seed import THURSDAY as SEED_THURSDAY
 
 OFFICE, OTHER_OFFICE = "oac-centre", "oac-can-mas"
 
@@ -232,7 +238,7 @@ async def test_the_page_shows_the_figures_of_the_range_and_office(booking, conso
 
     # Every section has its CSV link for the same range and office.
     links = [a.attrs["href"] for a in document.all("a", data_test="csv")]
-    assert len(links) == 7
+    assert len(links) == 10
     assert all(f"office={OFFICE}" in link and f"from={history.first}" in link for link in links)
 
 
@@ -322,6 +328,98 @@ async def test_a_chart_downloads_as_its_table_in_csv(booking, console):
     status, body, _ = await staff.get_raw(f"/console/figures/send-hour.csv?{query}")
     assert read_csv(body) == [["Code", "Hour of sending", "Sent", "Answered", "Answer rate"],
                               ["17", "17:00", "4", "2", "50.0"]]
+
+
+# --- touches, wording experiments and send-time advice ------------------------------------
+async def seed_touches(console, clock, tmp_path, monkeypatch) -> Dict[str, str]:
+    """tests/support/touch_history_seed.py's history in the console's store
+    (the `cost` variant retired from the console); the query of its period."""
+    offices = tmp_path / "offices.yml"
+    offices.write_text(OFFICES_YML)
+    monkeypatch.setenv("RECORDA_OFFICES_FILE", str(offices))
+    started = clock()
+    seed_touch_history(ReminderStore(console.settings.db_url), clock)
+    VariantRetirements(console.settings.db_url).retire(CENTRE_OFFICE, for_office(CENTRE_OFFICE).experiment, "cost",
+                                                       by="admin")
+    clock.set(started)  # the console's sessions run on today's clock
+    return {"from": SEED_MONDAY.isoformat(), "to": SEED_THURSDAY.isoformat()}
+
+
+async def test_the_page_shows_touches_experiments_and_send_time_advice(booking, console, clock, tmp_path,
+                                                                       monkeypatch):
+    query = await seed_touches(console, clock, tmp_path, monkeypatch)
+    staff = await console.client("staff")
+    status, html = await staff.get("/console/figures", **query)
+    assert status == 200, html
+    document = page(html)
+
+    touches = table_of(document, "touches")
+    assert touches["oac-centre · early"] == ["20", "7", "35.0 %", "3", "15.0 %"]
+    assert touches["oac-centre · day_before"] == ["13", "5", "38.5 %", "0", "0.0 %"]
+    assert touches["oac-la-platja · day_before"] == ["75", "42", "56.0 %", "3", "4.0 %"]
+    assert touches["early"] == ["20", "7", "35.0 %", "3", "15.0 %"]          # every office
+    assert touches["day_before"] == ["88", "47", "53.4 %", "3", "3.4 %"]
+    assert chart_of(document, "touches")["labels"] == ["oac-centre · early", "oac-centre · day_before",
+                                                        "oac-la-platja · day_before"]
+
+    experiments = table_of(document, "experiments")
+    # Wilson intervals of 3/10, 1/10, 9/10 and 2/10 (tests/integration/test_touch_figures.py works them out);
+    # the sandbox has no attendance for these made-up appointments.
+    assert experiments["cost"] == ["Retired", "10", "30.0 %", "10.8 % – 60.3 %", "10.0 %", "1.8 % – 40.4 %",
+                                   "0", "–", "–"]
+    assert experiments["plain"] == ["Given", "10", "90.0 %", "59.6 % – 98.2 %", "20.0 %", "5.7 % – 51.0 %",
+                                    "0", "–", "–"]
+    notes = [p.text() for p in document.one("section", id="experiments").all("p")]
+    assert ("cost-sentence (oac-centre): the answer rate of “plain” minus that of “cost” is 60 points "
+            "(95 % interval: 17.1 to 80.9).") in notes
+    assert "cost-sentence (oac-centre): “plain” is answered more." in notes
+    assert ("cost-sentence (oac-centre): seeing a difference of 5 points in answer rate takes 1,471 "
+            "appointments per variant; the smallest variant lacks 1,461.") in notes
+
+    advice = table_of(document, "send-time")
+    assert advice["oac-la-platja"] == ["17:00", "75", "10:00", "70.0 %", "52.1 % – 83.3 %",
+                                       "17:00", "35.0 %", "22.1 % – 50.5 %", "35.0 %", "11.3 % – 53.5 %"]
+    assert advice["oac-centre"] == ["18:00", "33", "18:00", "27.3 %", "15.1 % – 44.2 %",
+                                    "18:00", "27.3 %", "15.1 % – 44.2 %", "–", "–"]
+    notes = [p.text() for p in document.one("section", id="send-time").all("p")]
+    assert "To change an office's sending hour, set send_at in offices.yml." in notes
+    assert any("at least 30 sends" in note for note in notes)
+
+
+async def test_the_new_tables_in_catalan_and_as_csv(booking, console, clock, tmp_path, monkeypatch):
+    query = await seed_touches(console, clock, tmp_path, monkeypatch)
+    staff = await console.client("staff")
+    await staff.post("/console/language", {"language": "ca", "next": "/console/figures"})
+    status, html = await staff.get("/console/figures", **query)
+    document = page(html)
+    assert table_of(document, "experiments")["cost"][:4] == ["Retirada", "10", "30,0 %", "10,8 % – 60,3 %"]
+    assert "cost-sentence (oac-centre): «plain» es respon més." in document.one("section", id="experiments").text()
+    assert document.one("section", id="touches").one("h2").text() == "Respostes per enviament"
+
+    status, body, _ = await staff.get_raw(f"/console/figures/experiments.csv?from={query['from']}&to={query['to']}")
+    header, *rows = read_csv(body)
+    assert header[:4] == ["Codi", "Variant", "Estat", "Cites (recordatori enviat)"]
+    by_code = {row[0]: row for row in rows}
+    assert by_code["oac-centre:cost-sentence:cost"][2:6] == ["retired", "10", "30.0", "10.78 to 60.32"]
+    status, body, _ = await staff.get_raw(f"/console/figures/send-time.csv?from={query['from']}&to={query['to']}")
+    by_code = {row[0]: row for row in read_csv(body)[1:]}
+    assert by_code["oac-la-platja"][2:6] == ["17:00", "75", "10:00", "70.0"]
+
+
+def test_every_verdict_and_word_of_the_new_tables_has_its_words():
+    from bot.apps.web.console.texts import Translator
+    from bot.console.touch_figure_tables import ACTIVE, RETIRED
+    from bot.foundation.languages import LANGUAGES
+    from bot.reports import experiments
+
+    verdicts = [value for name, value in vars(experiments).items() if name.startswith("VERDICT_")]
+    assert len(verdicts) == 4
+    keys = [f"figures_verdict_{verdict}" for verdict in verdicts]
+    keys += [f"figures_word_{word}" for word in (ACTIVE, RETIRED)]
+    keys += ["figures_note_experiment_difference", "figures_note_experiment_needed", "figures_note_send_time_min"]
+    for language in LANGUAGES:
+        t = Translator(language)
+        assert [key for key in keys if t(key) == key] == [], language
 
 
 async def test_unknown_chart_is_404_and_a_signed_out_csv_is_401(console):

@@ -377,7 +377,8 @@ async def test_cli_json_and_csv_against_the_sandbox(booking_service, booking, db
 
     data = json.loads(run_reports(booking_service, db_url, first, last, "--json"))
     assert set(data) == {"period", "volume", "delivery", "answers", "answer_times", "by_send_hour",
-                         "no_shows", "freed_slots", "conversations", "reference"}
+                         "no_shows", "freed_slots", "conversations", "reference",
+                         "touches", "experiments", "send_time_advice"}
     assert data["period"]["first_day"] == first.isoformat() and data["period"]["office_id"] is None
     assert data["volume"] == {"appointments": len(listed), "reminders_attempted": 2, "reminders_sent": 1}
     assert data["answers"]["answer_rate"] == {"part": 1, "whole": 1, "value": 1.0}
@@ -389,6 +390,13 @@ async def test_cli_json_and_csv_against_the_sandbox(booking_service, booking, db
     assert data["no_shows"]["by_outcome"]["confirmed"] == {"recorded": 1, "no_shows": 0, "rate": 0.0}
     assert data["no_shows"]["by_outcome"]["failed"] == {"recorded": 1, "no_shows": 1, "rate": 1.0}
     assert data["reference"] == REFERENCE
+    # The repository's offices.yml: one touch, sends from 17:00, no experiment.
+    day_before = {"touch": "day_before", "sent": 1, "answered": {"part": 1, "whole": 1, "value": 1.0},
+                  "cancelled": {"part": 0, "whole": 1, "value": 0.0}}
+    assert data["touches"] == {"overall": [day_before], "by_office": {came.office_id: [day_before]}}
+    assert data["experiments"] == []
+    assert data["send_time_advice"] == [{"office_id": came.office_id, "send_at": "17:00", "sends": 1,
+                                         "min_sent": 30, "advice": None}]
 
     office_csv = run_reports(booking_service, db_url, first, last, "--office", came.office_id, "--csv")
     rows = {(r["section"], r["name"]): r for r in csv.DictReader(io.StringIO(office_csv))}
@@ -396,3 +404,5 @@ async def test_cli_json_and_csv_against_the_sandbox(booking_service, booking, db
     in_office = [a for a in listed if a.office_id == came.office_id]
     assert int(rows[("volume", "appointments")]["value"]) == len(in_office)
     assert rows[("answers", "answer_rate")]["part"] == "1"
+    assert rows[("touches", "overall.day_before.answered")]["part"] == "1"
+    assert rows[("send_time_advice", f"{came.office_id}.send_at")]["value"] == "17:00"

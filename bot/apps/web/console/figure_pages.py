@@ -31,28 +31,37 @@ from bot.apps.web.console.rendering import PREFIX, Formats, csv_response, render
 from bot.apps.web.console.services import ConsoleServices
 from bot.apps.web.console.texts import Translator
 from bot.booking import BookingError
-from bot.console.figure_tables import (
+from bot.console.figure_table_types import (
     COUNT,
     EUR,
+    INTERVAL,
     NUMBER,
     PERCENT,
     REFERENCE,
-    TABLES,
+    WORD,
     FigureTable,
     Headline,
+    Interval,
     Note,
     Reference,
     Row,
     csv_value,
-    figure_tables,
-    headlines,
 )
+from bot.console.figure_tables import TABLES, figure_tables, headlines
 from bot.console.query_values import DayOutOfRange, query_day
 from bot.foundation.errors import CodedError
 from bot.reminders.store import ReminderStore
 from bot.reports.compute import figures_from_facts, reminder_facts
 from bot.reports.figure_types import Figures, Period
-from bot.reports.load import collector_paused, load_appointments, load_histories, offices_to_report, service_days
+from bot.reports.load import (
+    collector_paused,
+    load_appointments,
+    load_histories,
+    load_office_setups,
+    offices_to_report,
+    service_days,
+)
+from bot.reports.office_setup import OfficeSetup
 from bot.reports.reminder_history import ReminderFacts
 from bot.reports.whatsapp_cost import Pricing
 
@@ -132,7 +141,7 @@ async def gather_figures(services: ConsoleServices, query: FiguresQuery,
                          office_ids: Optional[List[str]], booking_up: bool) -> Tuple[Figures, bool]:
     """The period's figures and whether the booking system's appointments
     are missing from them (down: the reminder store's figures only). The
-    same figures serve the page and its seven CSVs: they are kept for
+    same figures serve the page and its CSVs: they are kept for
     FIGURES_KEPT_SECONDS (bench/console_pages: ~0.8-1 s to compute a month
     of a large town)."""
     # (first day, last day, office, offices, booking up) -> (when, figures, booking down)
@@ -157,25 +166,29 @@ async def gather_figures(services: ConsoleServices, query: FiguresQuery,
     pricing = Pricing.from_settings(settings)
     # The store is read, and its part of the figures computed, while the
     # booking system answers.
-    facts, (appointments, booking_down) = await asyncio.gather(
-        services.run(_reminder_facts, services.reminders, query, period), appointments_of_period())
-    figures = await services.run(figures_from_facts, facts, appointments, period, pricing)
+    (facts, setups), (appointments, booking_down) = await asyncio.gather(
+        services.run(_reminder_facts, services.reminders, settings.db_url, query, period),
+        appointments_of_period())
+    figures = await services.run(figures_from_facts, facts, appointments, period, pricing, setups)
     if len(computed) >= 32:
         computed.pop(next(iter(computed)))
     computed[key] = (time.monotonic(), figures, booking_down)
     return figures, booking_down
 
 
-def _reminder_facts(store: ReminderStore, query: FiguresQuery, period: Period) -> List[ReminderFacts]:
-    """The store's part, in a thread. The cycle collector stays paused while
-    the histories are read and turned into facts, and they are freed before
-    it resumes, so it never scans them (see collector_paused); it is not
-    paused while the booking system is awaited, however long that takes."""
+def _reminder_facts(store: ReminderStore, db_url: str, query: FiguresQuery,
+                    period: Period) -> Tuple[List[ReminderFacts], Dict[str, OfficeSetup]]:
+    """The store's part, in a thread, with the setup of the reminders'
+    offices (`db_url` has the variants retired from the console). The cycle
+    collector stays paused while the histories are read and turned into
+    facts, and they are freed before it resumes, so it never scans them (see
+    collector_paused); it is not paused while the booking system is awaited,
+    however long that takes."""
     with collector_paused():
         histories = load_histories(store, query.first_day, query.last_day, query.office_id)
         facts = reminder_facts(histories, period)
         del histories
-    return facts
+    return facts, load_office_setups(db_url, {f.reminder.office_id for f in facts})
 
 
 # --- words and numbers for the reader ------------------------------------------------
@@ -194,6 +207,10 @@ class Presenter:
             return self.fmt.percent(value)
         if kind == REFERENCE:
             return self.reference(value)
+        if kind == INTERVAL:
+            return self.interval(value)
+        if kind == WORD:
+            return self.t(f"figures_word_{value}")
         if kind == EUR:
             return format_currency(value, "EUR", locale=self.t.locale)
         if kind == NUMBER:
@@ -206,6 +223,11 @@ class Presenter:
         # As reported: 6.07 %, 12.7 %, 60 %.
         low = format_percent(ref.low, "#,##0.## %", locale=self.t.locale)
         return low if ref.high is None else f"{low} – {format_percent(ref.high, '#,##0.## %', locale=self.t.locale)}"
+
+    def interval(self, interval: Interval) -> str:
+        # Each bound on one line: a narrow column breaks only at the dash.
+        low, high = (self.fmt.percent(bound).replace(" ", "\u00a0") for bound in (interval.low, interval.high))
+        return f"{low} – {high}"
 
     def row_label(self, row: Row) -> str:
         if row.text_key and self.t.has(row.text_key):
