@@ -17,9 +17,15 @@ The same profile drives two things:
 * past service days (bot.dev.sandbox.past_reminders): the booking seed and the
   history filler tell the same story of each past reminder.
 
-A profile is a name, a seed, a time scale and shares by behaviour, e.g. as
-JSON or YAML: `{"profile": "realistic", "seed": 7, "time_scale": 0.001,
-"shares": {"cancel_button": 0.10}}` (shares given are merged into the
+People on a waiting list who get the offer of a freed slot answer it as
+bot.dev.sandbox.offer_answers says (most take it within minutes); whether
+the offer reaches them and whether they show read receipts is their
+number's behaviour, as for a reminder.
+
+A profile is a name, a seed, a time scale, shares by behaviour and shares
+by answer to an offer, e.g. as JSON or YAML: `{"profile": "realistic",
+"seed": 7, "time_scale": 0.001, "shares": {"cancel_button": 0.10},
+"offer_shares": {"take": 0.7}}` (shares given are merged into the
 defaults, then all are scaled to add up to 1).
 """
 from __future__ import annotations
@@ -33,9 +39,19 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
+
+from bot.dev.sandbox.offer_answers import (
+    DEFAULT_OFFER_SHARES,
+    NO_ANSWER,
+    OFFER_ANSWERS,
+    OFFER_INTENTS,
+    TEMPLATE_INDEX,
+    is_offer,
+    offer_answer_delay,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -156,66 +172,90 @@ class ProfileError(ValueError):
     pass
 
 
+def _normalised(shares: Mapping[str, float], names, setting: str, kinds: str) -> Dict[str, float]:
+    """`shares` checked and scaled to add up to 1, in the order of `names`."""
+    unknown = set(shares) - set(names)
+    if unknown:
+        raise ProfileError(f"unknown {kinds}: {', '.join(sorted(unknown))}; known: {', '.join(names)}")
+    if any(not isinstance(v, (int, float)) or v < 0 for v in shares.values()) \
+            or sum(shares.values()) <= 0:
+        raise ProfileError(f"{setting} must be non-negative numbers, not all zero")
+    total = sum(shares.values())
+    return {name: shares.get(name, 0.0) / total for name in names}
+
+
+def _pick(u: float, shares: Mapping[str, float]) -> str:
+    """The name whose stretch of [0, 1) holds `u`, stretches in the order of `shares`."""
+    cumulative = 0.0
+    for name, share in shares.items():
+        cumulative += share
+        if u < cumulative:
+            return name
+    return next(n for n, s in reversed(list(shares.items())) if s > 0)  # rounding at the very end
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str = MANUAL
     seed: int = 7
     time_scale: float = 0.001
     shares: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SHARES))
+    offer_shares: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_OFFER_SHARES))
 
     def __post_init__(self):
         if self.name not in PROFILES:
             raise ProfileError(f"profile must be one of: {', '.join(PROFILES)}")
         if not (isinstance(self.time_scale, (int, float)) and 0 < self.time_scale <= 1):
             raise ProfileError("time_scale must be a number in (0, 1]")
-        unknown = set(self.shares) - set(BEHAVIOURS)
-        if unknown:
-            raise ProfileError(f"unknown behaviours: {', '.join(sorted(unknown))}; "
-                               f"known: {', '.join(BEHAVIOURS)}")
-        if any(not isinstance(v, (int, float)) or v < 0 for v in self.shares.values()) \
-                or sum(self.shares.values()) <= 0:
-            raise ProfileError("shares must be non-negative numbers, not all zero")
-        total = sum(self.shares.values())
-        object.__setattr__(self, "shares", {name: self.shares.get(name, 0.0) / total for name in BEHAVIOURS})
+        object.__setattr__(self, "shares", _normalised(self.shares, BEHAVIOURS, "shares", "behaviours"))
+        object.__setattr__(self, "offer_shares",
+                           _normalised(self.offer_shares, OFFER_ANSWERS, "offer_shares", "answers to an offer"))
 
     @property
     def active(self) -> bool:
         return self.name != MANUAL
 
     @classmethod
-    def realistic(cls, seed: int = 7, time_scale: float = 0.001, **shares: float) -> "Profile":
-        return cls(REALISTIC, seed, time_scale, {**DEFAULT_SHARES, **shares})
+    def realistic(cls, seed: int = 7, time_scale: float = 0.001,
+                  offer_shares: Optional[Mapping[str, float]] = None, **shares: float) -> "Profile":
+        return cls(REALISTIC, seed, time_scale, {**DEFAULT_SHARES, **shares},
+                   {**DEFAULT_OFFER_SHARES, **(offer_shares or {})})
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Profile":
-        """{"profile": name, "seed"?, "time_scale"?, "shares"?}; shares merge into the defaults."""
+        """{"profile": name, "seed"?, "time_scale"?, "shares"?, "offer_shares"?};
+        shares merge into the defaults."""
         if not isinstance(data, Mapping):
             raise ProfileError("a profile is an object")
-        extra = set(data) - {"profile", "seed", "time_scale", "shares"}
+        extra = set(data) - {"profile", "seed", "time_scale", "shares", "offer_shares"}
         if extra:
             raise ProfileError(f"unknown profile settings: {', '.join(sorted(extra))}")
         shares = data.get("shares") or {}
         if not isinstance(shares, Mapping):
             raise ProfileError("shares must be an object {behaviour: share}")
+        offer_shares = data.get("offer_shares") or {}
+        if not isinstance(offer_shares, Mapping):
+            raise ProfileError(f"offer_shares must be an object {{{'|'.join(OFFER_ANSWERS)}: share}}")
         seed = data.get("seed", 7)
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ProfileError("seed must be an integer")
         return cls(str(data.get("profile", REALISTIC)), seed, data.get("time_scale", 0.001),
-                   {**DEFAULT_SHARES, **shares})
+                   {**DEFAULT_SHARES, **shares}, {**DEFAULT_OFFER_SHARES, **offer_shares})
 
     def to_dict(self) -> dict:
         return {"profile": self.name, "seed": self.seed, "time_scale": self.time_scale,
-                "shares": {name: round(share, 6) for name, share in self.shares.items()}}
+                "shares": {name: round(share, 6) for name, share in self.shares.items()},
+                "offer_shares": {name: round(share, 6) for name, share in self.offer_shares.items()}}
 
     def behaviour_of(self, number: str) -> Behaviour:
         """The number's behaviour: the same for the same seed and number, everywhere."""
-        u = _unit(f"{self.seed}:{number}")
-        cumulative = 0.0
-        for name, share in self.shares.items():
-            cumulative += share
-            if u < cumulative:
-                return BEHAVIOURS[name]
-        return BEHAVIOURS[next(n for n, s in reversed(list(self.shares.items())) if s > 0)]
+        return BEHAVIOURS[_pick(_unit(f"{self.seed}:{number}"), self.shares)]
+
+    def offer_answer_of(self, number: str) -> str:
+        """How the number answers the offer of a freed slot (offer_answers.TAKE,
+        DECLINE or NO_ANSWER): the same for the same seed and number, and
+        drawn apart from its behaviour with reminders."""
+        return _pick(_unit(f"{self.seed}:offer:{number}"), self.offer_shares)
 
     def rng(self, *key) -> random.Random:
         """Draws for one thing that happens (a reminder, an attendance), reproducible."""
@@ -243,8 +283,8 @@ def load_profile(spec: str) -> Profile:
 # ----------------------------------------------------------- the live replay
 
 def is_reminder(message: dict) -> bool:
-    """A template with quick replies: what the citizens react to."""
-    return message["type"] == "hsm" and any(
+    """A template with quick replies that is not the offer of a freed slot."""
+    return message["type"] == "hsm" and not is_offer(message) and any(
         c.get("type") == "button" for c in message["content"]["hsm"].get("components", []))
 
 
@@ -261,9 +301,14 @@ def _payload_of(choice) -> str:
 
 def _index_for(listed, answer: str, fallback: Optional[int]) -> Optional[int]:
     """The button whose payload does `answer` (confirm or cancel)."""
-    intent = "/confirm_appointment" if answer == CONFIRMED else "/cancel_appointment"
+    intent = "confirm_appointment" if answer == CONFIRMED else "cancel_appointment"
+    return _index_of_intent(listed, intent, fallback)
+
+
+def _index_of_intent(listed, intent: str, fallback: Optional[int]) -> Optional[int]:
+    """The button whose payload is "/<intent>...", else the `fallback`-th, if there is one."""
     for index, choice in enumerate(listed):
-        if _payload_of(choice).startswith(intent):
+        if _payload_of(choice).startswith("/" + intent):
             return index
     return fallback if fallback is not None and fallback < len(listed) else None
 
@@ -283,6 +328,7 @@ class CitizenReplay:
         self.profile = profile or Profile()
         self._tasks: set = set()
         self._reminders_to: Counter = Counter()
+        self._offers_to: Counter = Counter()
         self._cancelling: set = set()  # numbers that just cancelled in words
 
     # -- configuration
@@ -292,12 +338,16 @@ class CitizenReplay:
             task.cancel()
         self._tasks = set()
         self._reminders_to.clear()
+        self._offers_to.clear()
         self._cancelling.clear()
         self.profile = profile
         logger.info("citizens' behaviour: %s", profile.name)
 
     def behaviour(self, msisdn: str) -> Optional[Behaviour]:
         return self.profile.behaviour_of(msisdn) if self.profile.active else None
+
+    def offer_answer(self, msisdn: str) -> Optional[str]:
+        return self.profile.offer_answer_of(msisdn) if self.profile.active else None
 
     def on_whatsapp(self, msisdn: str) -> bool:
         behaviour = self.behaviour(msisdn)
@@ -328,6 +378,13 @@ class CitizenReplay:
             return
         loop = asyncio.get_running_loop()
         started = loop.time()
+        if is_offer(message):
+            # Its own count, so that offers do not change the draws of reminders.
+            self._offers_to[msisdn] += 1
+            rng = self.profile.rng(msisdn, "offer", self._offers_to[msisdn])
+            answer = self.profile.offer_answer_of(msisdn)
+            self._spawn(self._react_to_offer(sim, message, behaviour, answer, rng, started))
+            return
         if is_reminder(message):
             self._reminders_to[msisdn] += 1
             rng = self.profile.rng(msisdn, self._reminders_to[msisdn])
@@ -382,15 +439,37 @@ class CitizenReplay:
         except Exception:  # a citizen's mishap must not take the simulator down
             logger.exception("simulated citizen %s could not answer", message["to"])
 
-    async def _answer(self, sim, message: dict, behaviour: Behaviour, rng: random.Random) -> None:
+    async def _react_to_offer(self, sim, message: dict, behaviour: Behaviour, answer: str,
+                              rng: random.Random, started: float) -> None:
+        """Taps [Take it] or [No, thanks] after a while, or only reads it (if they ever read)."""
         msisdn = message["to"]
+        try:
+            if answer == NO_ANSWER:
+                if behaviour.reads in (PROMPT, LATE):
+                    read_s = late_read_delay(rng) if behaviour.reads == LATE else answer_delay(rng)
+                    await self._read(sim, message, self._at(sim, started, read_s))
+                return
+            await self._until(self._at(sim, started, offer_answer_delay(answer, rng)))
+            index = _index_of_intent(sim.choices_of(message), OFFER_INTENTS[answer], TEMPLATE_INDEX[answer])
+            if index is None:
+                return
+            logger.info("simulated citizen %s: %s the offered slot", msisdn, answer)
+            await sim.reply({"msisdn": msisdn, "button": {"message_id": message["id"], "index": index}})
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a citizen's mishap must not take the simulator down
+            logger.exception("simulated citizen %s could not answer the offer", msisdn)
+
+    async def _answer(self, sim, message: dict, behaviour: Behaviour, rng: random.Random) -> None:
+        msisdn, answer = message["to"], behaviour.answer
+        if answer is None:
+            return
         if behaviour.channel == TEXT:
-            if behaviour.answer == CANCELLED:
+            if answer == CANCELLED:
                 self._cancelling.add(msisdn)
-            body = {"msisdn": msisdn, "text": answer_text(_template_language(message), behaviour.answer, rng)}
+            body = {"msisdn": msisdn, "text": answer_text(_template_language(message), answer, rng)}
         else:
-            index = _index_for(sim.choices_of(message), behaviour.answer,
-                               0 if behaviour.answer == CONFIRMED else 1)
+            index = _index_for(sim.choices_of(message), answer, 0 if answer == CONFIRMED else 1)
             if index is None:
                 return
             body = {"msisdn": msisdn, "button": {"message_id": message["id"], "index": index}}
@@ -417,5 +496,5 @@ def describe_profile(profile: Profile) -> List[dict]:
 
 def with_overrides(profile: Profile, seed: Optional[int] = None,
                    time_scale: Optional[float] = None) -> Profile:
-    changes = {k: v for k, v in (("seed", seed), ("time_scale", time_scale)) if v is not None}
+    changes: Dict[str, Any] = {k: v for k, v in (("seed", seed), ("time_scale", time_scale)) if v is not None}
     return replace(profile, **changes) if changes else profile

@@ -86,19 +86,21 @@ def _behaviour_view(sim: Simulator) -> dict:
 
 
 async def get_behaviour(request):
-    """The citizens' profile; with ?msisdn=, also that number's behaviour."""
+    """The citizens' profile; with ?msisdn=, also that number's behaviour and
+    how it answers the offer of a freed slot."""
     sim = _sim(request)
     view = _behaviour_view(sim)
     if request.args.get("msisdn") is not None:
         msisdn = msisdn_of(request.args.get("msisdn"))
         behaviour = sim.replay.behaviour(msisdn)
         view["number"] = {"msisdn": msisdn, "behaviour": behaviour.name if behaviour else None,
+                          "offer_answer": sim.replay.offer_answer(msisdn),
                           "has_whatsapp": sim.has_whatsapp(msisdn)}
     return response.json(view)
 
 
 async def set_behaviour(request):
-    """{"profile": "realistic"|"manual", "time_scale"?, "seed"?, "shares"?}."""
+    """{"profile": "realistic"|"manual", "time_scale"?, "seed"?, "shares"?, "offer_shares"?}."""
     sim = _sim(request)
     try:
         profile = Profile.from_dict(_json_body(request))
@@ -157,7 +159,7 @@ def create_app(access_key: str, edge: ProviderEdge, webhook_url: str,
     app.config.FALLBACK_ERROR_FORMAT = "json"
     webhooks = WebhookSender(webhook_url, edge.webhook_headers, status_webhook_url, redeliver)
     app.ctx.access_key = access_key
-    app.ctx.sim = Simulator(edge, tuple(status_delays), load_templates(), webhooks, citizens)
+    app.ctx.sim = Simulator(edge, (*status_delays,), load_templates(), webhooks, citizens)
     app.ctx.sms = app.ctx.sim.sms
     for handler, uri, method in edge.routes() + ROUTES + SMS_ROUTES:
         app.add_route(handler, uri, methods=[method])
@@ -172,6 +174,7 @@ def create_app(access_key: str, edge: ProviderEdge, webhook_url: str,
     @app.after_server_stop
     async def close_session(app, loop):
         app.ctx.sim.reset()
-        await webhooks.session.close()
+        if webhooks.session is not None:
+            await webhooks.session.close()
 
     return app

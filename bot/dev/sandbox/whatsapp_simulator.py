@@ -82,8 +82,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--status-delays", type=_delays, default=(0.5, 1.5, 4.0),
                         help="seconds after a send until sent, delivered, read (default 0.5,1.5,4)")
     parser.add_argument("--citizens", default="manual", metavar="PROFILE",
-                        help="what citizens do with a reminder: manual (default: only what the phone "
-                             "page or /sim/reply does), realistic, or a JSON/YAML profile file")
+                        help="what citizens do with a reminder or the offer of a freed slot: manual "
+                             "(default: only what the phone page or /sim/reply does), realistic, or a "
+                             "JSON/YAML profile file")
     parser.add_argument("--time-scale", type=float, metavar="FACTOR",
                         help="real seconds per simulated second of the citizens' delays (0.001: 2 h "
                              "last 7.2 s); default the profile's")
