@@ -135,12 +135,15 @@ class OfferRound:
                            daily_cap: int) -> List[tuple]:
         waiting = await self.booking.waiting_list(slot.office_id, slot.procedure_id)
         already = {o.entry_id for o in await in_thread(self.store.offers_of, slot.id)}
+        cancelled_by = await in_thread(self.reminders.get, slot.appointment_id)
         local_midnight = datetime.combine(now.astimezone(self.timezone).date(), time(), self.timezone)
         chosen = []
         for entry in waiting:
             phone = to_e164(entry.phone, self.region)
             if entry.id in already or phone is None:
                 continue
+            if cancelled_by is not None and phone == cancelled_by.phone:
+                continue  # the person who just gave it up
             if await in_thread(self.store.offers_to_since, phone, local_midnight) >= daily_cap:
                 continue  # enough offers for today; they stay on the list
             chosen.append((entry, phone))

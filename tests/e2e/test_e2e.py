@@ -24,7 +24,7 @@ from bot.reminders.store import ReminderStore
 from connectors import whatsapp_cloud_signature as cloud_signature
 from connectors.messagebird_signature import HEADER, sign_webhook
 from tests.support.http_helpers import call, wait_for
-from tests.support.phone_helpers import appointment_id_of, citizen, reminder_of, reply, thread
+from tests.support.phone_helpers import appointment_id_of, citizen, reminder_of, reply, templates_to, thread
 
 pytestmark = pytest.mark.e2e
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
@@ -118,6 +118,32 @@ def test_tap_cancel_frees_the_slot_and_a_second_tap_says_so(stack, reminders_sen
     events = [e.event for e in store.history(appointment_id)]
     assert store.get(appointment_id).state == "cancelled"
     assert events[:3] == ["scheduled", "sending", "sent"] and "cancelled" in events
+
+
+def test_a_cancelled_slot_is_offered_to_the_waiting_list_and_taken_with_a_tap(stack, reminders_sent):
+    """offices.yml turns the waiting list on: the worker offers the slot a
+    citizen cancels to the people waiting for that office and procedure."""
+    msisdn = citizen("Oriol Ferrer Mas")
+    reminder = reminder_of(stack, msisdn)
+    appointment_id = appointment_id_of(reminder)
+    freed = booking_get(stack, f"/appointments/{appointment_id}")
+    waiting = booking_get(stack, f"/waiting-list?office_id={freed['office_id']}"
+                                 f"&procedure_id={freed['procedure_id']}")
+    assert waiting, "the seed has people waiting on every list"
+    reply(stack, msisdn, button={"message_id": reminder["id"], "index": 1})
+
+    taker = to_e164(waiting[0]["phone"])
+    [offer] = wait_for(lambda: templates_to(stack, taker, "recorda_slot_offer"), timeout=60)
+    tapped = reply(stack, taker, button={"message_id": offer["id"], "index": 0})
+
+    [answer] = wait_for(lambda: replies_after(stack, taker, tapped["message"]["id"]))
+    assert any(word in text_of(answer) for word in ("és vostra", "es suya", "is yours"))
+    day = freed["starts_at"][:10]
+    taken = [a for a in booking_get(stack, f"/appointments?date={day}&office_id={freed['office_id']}")
+             if a["starts_at"] == freed["starts_at"] and to_e164(a["phone"]) == taker]
+    assert [a["status"] for a in taken] == ["booked"]
+    assert waiting[0]["id"] not in [e["id"] for e in booking_get(
+        stack, f"/waiting-list?office_id={freed['office_id']}&procedure_id={freed['procedure_id']}")]
 
 
 def test_tap_confirm_in_spanish(stack, reminders_sent):

@@ -283,3 +283,21 @@ async def test_a_slot_too_close_or_of_an_office_without_a_waiting_list_is_not_of
     await world.round.run_once()
     assert world.offers.freed(other.id).reason == "office_has_no_waiting_list"
     assert world.sender.sent == []
+
+
+async def test_the_person_who_cancelled_is_not_offered_their_own_slot(world, domain, tmp_path, monkeypatch):
+    everyone = tmp_path / "everyone.yml"
+    everyone.write_text(OFFICES_YML.format(at_once=50))
+    monkeypatch.setenv("RECORDA_OFFICES_FILE", str(everyone))
+    appointment = await world.appointment()
+    await world.booking.join_waiting_list(appointment.office_id, appointment.procedure_id,
+                                          appointment.citizen_name, appointment.phone, appointment.language)
+    waiting = await world.waiting(appointment, 2, "60")
+    await world.cancel_through_recorda(appointment)
+
+    await world.round.run_once()
+
+    offered_to = {phone for phone, _ in world.sender.sent}
+    canceller = to_e164(appointment.phone, "ES")
+    assert canceller not in offered_to
+    assert offered_to == {to_e164(w.phone, "ES") for w in waiting} - {canceller}

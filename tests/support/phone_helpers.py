@@ -22,8 +22,15 @@ def thread(stack, msisdn):
     return call("GET", f"{stack.simulator_url}/sim/messages?msisdn={quote(msisdn)}")[1]
 
 
+def templates_to(stack, msisdn, name_prefix: str):
+    """The approved templates sent to that number whose name starts so."""
+    return [m for m in thread(stack, msisdn) if m["type"] == "hsm"
+            and m["content"]["hsm"]["templateName"].startswith(name_prefix)]
+
+
 def reminder_of(stack, msisdn):
-    [message] = [m for m in thread(stack, msisdn) if m["type"] == "hsm"]
+    """The one reminder (any touch or wording variant) sent to that number."""
+    [message] = templates_to(stack, msisdn, "recorda_appointment_reminder")
     return message
 
 
