@@ -5,7 +5,7 @@
     python -m bot.apps.reports --from 2026-11-01 --to 2026-11-30 --json --price 0.035 --free-per-month 1000
     python -m bot.apps.reports --from 2026-11-01 --to 2026-11-30 --price-utility 0.0141
 
-Reads the reminder store (RECORDA_DB_URL) and the booking system
+Reads the reminder and offer stores (RECORDA_DB_URL) and the booking system
 (RECORDA_BOOKING_URL); every figure is defined in bot/reports/figure_types.py.
 Messages whose statuses carry the provider's pricing (WhatsApp Cloud API)
 cost their category's price when billable (--price-CATEGORY, else
@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.apps.report_touch_tables import experiments_table, send_time_table, touches_table
+from bot.apps.report_waiting_list_table import waiting_list_table
 from bot.booking import BookingError
 from bot.booking.rest import booking_system_from_settings
 from bot.foundation.settings import Settings
@@ -45,6 +46,7 @@ from bot.reports.figure_types import (
 )
 from bot.reports.load import (
     load_appointments,
+    load_freed_slots,
     load_histories,
     load_office_setups,
     offices_to_report,
@@ -94,6 +96,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 async def gather_figures(args: argparse.Namespace, settings: Settings) -> Figures:
     histories = load_histories(ReminderStore(settings.db_url), args.first_day, args.last_day, args.office)
     setups = load_office_setups(settings.db_url, {h.reminder.office_id for h in histories})
+    freed = load_freed_slots(settings.db_url, args.first_day, args.last_day, settings.timezone, args.office)
     booking = booking_system_from_settings(settings)
     try:
         offices = await offices_to_report(booking, args.office, settings.offices)
@@ -102,7 +105,7 @@ async def gather_figures(args: argparse.Namespace, settings: Settings) -> Figure
     finally:
         await booking.close()
     period = Period(args.first_day, args.last_day, args.office, settings.timezone.key)
-    return compute_figures(histories, appointments, period, pricing(args, settings), setups)
+    return compute_figures(histories, appointments, period, pricing(args, settings), setups, freed)
 
 
 def pricing(args: argparse.Namespace, settings: Settings) -> Pricing:
@@ -270,7 +273,8 @@ def print_tables(f: Figures, out: Console = console) -> None:
     office = f.period.office_id or "every office"
     out.print(f"[bold]Recorda figures, service days {f.period.first_day} to {f.period.last_day}, {office}")
     for table in (overview_table(f), failures_table(f), channels_table(f), answer_times_table(f),
-                  send_hours_table(f), no_shows_table(f), cost_table(f), touches_table(f)):
+                  send_hours_table(f), no_shows_table(f), cost_table(f), touches_table(f),
+                  waiting_list_table(f)):
         out.print(table)
     if f.experiments:
         out.print(experiments_table(f))

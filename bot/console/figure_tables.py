@@ -7,7 +7,8 @@ Pure and language-free: rows and columns carry stable keys (also the CSV's
 codes) and the text keys the page translates; numbers stay numbers until
 the page formats them for the reader (figure_table_types.py says how a
 table is made). The tables of touches, wording experiments and send-time
-advice are in touch_figure_tables.py.
+advice are in touch_figure_tables.py, the waiting list's in
+waiting_list_figure_table.py.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from bot.console.figure_table_types import (
     Row,
 )
 from bot.console.touch_figure_tables import experiments_table, send_time_table, touches_table
+from bot.console.waiting_list_figure_table import waiting_list_table
 from bot.reminders.provider_status import reason_label
 from bot.reports.figure_types import OUTCOMES, Figures, Share, share
 
@@ -168,6 +170,7 @@ TABLES = {
     "touches": touches_table,
     "experiments": experiments_table,
     "send-time": send_time_table,
+    "waiting-list": waiting_list_table,
 }
 
 

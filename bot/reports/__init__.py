@@ -12,8 +12,9 @@ the messages cost, for a period of service days and optionally one office.
     send_time.py        the hour whose sends are answered within 2 h most often
     send_time_report.py that advice per office, next to its send_at
     office_setup.py     what the figures know of an office (offices.yml, retired variants)
+    freed_slot_figures.py freed slots offered to the waiting list, booked again or not and why
     compute.py          the figures of a period (pure, shared with the console)
-    load.py             reads the reminder store, the booking system and the offices' setup
+    load.py             reads the reminder and offer stores, the booking system and the offices' setup
     the command: python -m bot.apps.reports --from 2026-11-01 --to 2026-11-30 [--json|--csv]
 """
 from bot.reports.compute import compute_figures

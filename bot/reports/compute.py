@@ -5,7 +5,8 @@ Input: the reminders of the period's service days with their event history
 (`ReminderHistory`, read by `bot.reports.load`), the period's appointments
 from the booking system, in every status, and the setup of the reminders'
 offices (`OfficeSetup`: touches, sending hour, wording experiment; also read
-by `bot.reports.load`). Output: `Figures`
+by `bot.reports.load`), and the period's freed slots with their offers to
+the waiting list (`FreedSlotHistory`, read by `bot.reports.load`). Output: `Figures`
 (bot/reports/figure_types.py, where every figure is defined).
 `compute_figures` does it in one step; `reminder_facts` then
 `figures_from_facts` in two, so that the reminders' part can be computed
@@ -43,6 +44,7 @@ from bot.reports.figure_types import (
     Volume,
     share,
 )
+from bot.reports.freed_slot_figures import FreedSlotHistory, waiting_list_figures
 from bot.reports.office_setup import OfficeSetup
 from bot.reports.reminder_history import ReminderFacts, ReminderHistory, answer_channel, facts_of
 from bot.reports.send_time_report import send_time_advice
@@ -54,10 +56,13 @@ DEFAULT_PRICING = Pricing()  # frozen: one instance serves every call
 
 def compute_figures(histories: Iterable[ReminderHistory], appointments: Iterable[Appointment],
                     period: Period, pricing: Pricing = DEFAULT_PRICING,
-                    setups: Optional[Mapping[str, OfficeSetup]] = None) -> Figures:
+                    setups: Optional[Mapping[str, OfficeSetup]] = None,
+                    freed: Optional[FreedSlotHistory] = None) -> Figures:
     """setups: by office id; an office without one has Recorda's built-in
-    settings (one touch, sends at 17:00, no experiment)."""
-    return figures_from_facts(reminder_facts(histories, period), appointments, period, pricing, setups)
+    settings (one touch, sends at 17:00, no experiment). freed: the period's
+    freed slots and their offers; without it the waiting list's figures
+    are zero."""
+    return figures_from_facts(reminder_facts(histories, period), appointments, period, pricing, setups, freed)
 
 
 def reminder_facts(histories: Iterable[ReminderHistory], period: Period) -> List[ReminderFacts]:
@@ -70,7 +75,8 @@ def reminder_facts(histories: Iterable[ReminderHistory], period: Period) -> List
 
 def figures_from_facts(facts: Sequence[ReminderFacts], appointments: Iterable[Appointment],
                        period: Period, pricing: Pricing = DEFAULT_PRICING,
-                       setups: Optional[Mapping[str, OfficeSetup]] = None) -> Figures:
+                       setups: Optional[Mapping[str, OfficeSetup]] = None,
+                       freed: Optional[FreedSlotHistory] = None) -> Figures:
     """compute_figures, from reminder_facts(histories, period) of the same period."""
     facts = list(facts)
     appointments = list(appointments)
@@ -90,6 +96,7 @@ def figures_from_facts(facts: Sequence[ReminderFacts], appointments: Iterable[Ap
         touches=touch_figures(facts, setups),
         experiments=experiment_reports(facts, appointments, setups),
         send_time_advice=send_time_advice(facts, setups, ZoneInfo(period.timezone)),
+        waiting_list=waiting_list_figures(freed or FreedSlotHistory()),
     )
 
 

@@ -28,6 +28,18 @@ Words used in every definition below:
   reminder of an unanswered earlier one), each naming its touch; a send
   recorded without a touch counts as its office's last touch. An applied
   citizen answer belongs to the latest send recorded before it.
+* **freed slot**: the slot of an appointment a citizen cancelled through
+  Recorda, as the worker's offer round recorded it (bot/offers: it records
+  the cancels of the next 14 days once the booking system shows the
+  appointment cancelled). A period's freed slots are those whose
+  appointment is on the period's service days (its local days, in the
+  period's time zone), of the office asked or of every office, whenever
+  they were freed.
+* **offer that went out**: an offer of a freed slot to a person on the
+  booking system's waiting list whose send was recorded, or that the
+  person answered (a tap can come before the send is recorded). An offer
+  closed while still pending (the assistant was down) or that failed did
+  not go out.
 
 Every rate is a `Share` (part, whole, value); a share of nothing has value
 None, never an error. Local times (hour and month of sending) are in the
@@ -252,12 +264,51 @@ class OfficeSendTime:
 
 
 @dataclass(frozen=True)
+class FreedSlotFigures:
+    """The waiting list's figures over some of the period's freed slots.
+    freed: freed slots.
+    offerable: freed slots the round could offer (freed early enough, at an
+    office with a waiting list: any state but not_offered).
+    offered: freed slots with at least one offer that went out (or booked
+    again through one).
+    offers_sent: the offers of those slots that went out.
+    rebooked: freed slots someone on the list booked through an offer.
+    median_minutes_to_rebook: the median, over rebooked slots, of the time
+    from the slot's freeing to that booking, in minutes; None without any.
+    reused: rebooked / freed (what the waiting list gave back to the agenda).
+    rebooked_of_offered: rebooked / offered.
+    not_offered_reasons: every freed slot that was not offered, by why
+    (offered + the counts = freed): office_has_no_waiting_list and too_late
+    (at its freeing, or before anyone could be offered it), nobody_left (the
+    list had nobody to offer it to), still_open (not offered yet), other."""
+    freed: int
+    offerable: int
+    offered: int
+    offers_sent: int
+    rebooked: int
+    median_minutes_to_rebook: Optional[float]
+    reused: Share
+    rebooked_of_offered: Share
+    not_offered_reasons: Dict[str, int]
+
+
+@dataclass(frozen=True)
+class WaitingList:
+    """overall: the figures of every freed slot of the period.
+    by_office: the same per office with freed slots, by office id."""
+    overall: FreedSlotFigures
+    by_office: Dict[str, FreedSlotFigures]
+
+
+@dataclass(frozen=True)
 class Figures:
     """Every figure of a period; `reference` holds the reference deployment's
     (REFERENCE) for comparison. by_send_hour lists the 24 local hours;
     `conversations` is what the reminders cost (bot/reports/whatsapp_cost.py).
     touches, experiments and send_time_advice are per office (by office
-    id, experiments and advice in the order of the ids)."""
+    id, experiments and advice in the order of the ids). `freed_slots`
+    counts the reminders that ended cancelled; `waiting_list` what the
+    offer round did with the slots they freed (FreedSlotFigures)."""
     period: Period
     volume: Volume
     delivery: Delivery
@@ -271,6 +322,7 @@ class Figures:
     touches: Touches
     experiments: List[ExperimentReport]
     send_time_advice: List[OfficeSendTime]
+    waiting_list: WaitingList
 
     def to_dict(self) -> dict:
         return asdict(self, dict_factory=_json_dict)

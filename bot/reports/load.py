@@ -1,7 +1,8 @@
 """Reads what the figures need: the period's reminders with their history
 from the reminder store, the period's appointments from the booking
-system, and the setup of the reminders' offices (offices.yml and the
-variants retired from the console)."""
+system, the setup of the reminders' offices (offices.yml and the
+variants retired from the console), and the period's freed slots with
+their offers to the waiting list (the offer store)."""
 from __future__ import annotations
 
 import asyncio
@@ -9,14 +10,16 @@ import contextlib
 import gc
 import logging
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 from bot.booking import Appointment, BookingSystem
+from bot.offers.store import OfferStore
 from bot.offices.service_days import is_service_day
 from bot.offices.settings import OfficeSettingsError, for_office
 from bot.reminders.store import ReminderStore
 from bot.reminders.variant_choice import VariantRetirements
+from bot.reports.freed_slot_figures import FreedSlotHistory
 from bot.reports.office_setup import OfficeSetup
 from bot.reports.reminder_history import DETAILS_ONLY_MENTIONING, DETAILS_USED, EVENTS_USED, ReminderHistory
 
@@ -55,6 +58,19 @@ def load_office_setups(db_url: str, office_ids: Iterable[Optional[str]]) -> Dict
             active = retirements.active(office_id, settings.experiment)
         setups[office_id] = OfficeSetup(settings, tuple(active))
     return setups
+
+
+def load_freed_slots(db_url: str, first_day: date, last_day: date, timezone: tzinfo,
+                     office_id: Optional[str] = None) -> FreedSlotHistory:
+    """The freed slots whose appointment starts on a local day (in
+    `timezone`) from first_day to last_day, of one office or (None) of all,
+    with every offer made of each."""
+    store = OfferStore(db_url)
+    start = datetime.combine(first_day, time(), timezone)
+    end = datetime.combine(last_day + timedelta(days=1), time(), timezone)
+    slots = tuple(slot for slot in store.slots_starting_between(start, end)
+                  if office_id is None or slot.office_id == office_id)
+    return FreedSlotHistory(slots, store.offers_of_slots([slot.id for slot in slots]))
 
 
 # Python's cycle collector scans every live object each time enough new ones

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional
 
 from bot.booking import ATTENDED, NO_SHOW, Appointment
 from bot.dev.sandbox.booking_seed import MADRID
+from bot.offers.store import OfferStore
 from bot.offices.service_days import previous_service_day
 from bot.offices.settings import for_office
 from bot.reminders import states
@@ -24,6 +25,7 @@ from bot.reminders.store import ReminderStore
 from bot.reminders.variant_choice import VariantRetirements
 from bot.reports.load import service_days
 from tests.support.booking_sandbox import appointments_on, madrid_today
+from tests.support.freed_slot_seed import seed_freed_slots
 from tests.support.touch_history_seed import CENTRE as CENTRE_OFFICE
 from tests.support.touch_history_seed import MONDAY as SEED_MONDAY
 from tests.support.touch_history_seed import OFFICES_YML, seed_touch_history
@@ -238,7 +240,7 @@ async def test_the_page_shows_the_figures_of_the_range_and_office(booking, conso
 
     # Every section has its CSV link for the same range and office.
     links = [a.attrs["href"] for a in document.all("a", data_test="csv")]
-    assert len(links) == 10
+    assert len(links) == 11
     assert all(f"office={OFFICE}" in link and f"from={history.first}" in link for link in links)
 
 
@@ -417,6 +419,79 @@ def test_every_verdict_and_word_of_the_new_tables_has_its_words():
     keys = [f"figures_verdict_{verdict}" for verdict in verdicts]
     keys += [f"figures_word_{word}" for word in (ACTIVE, RETIRED)]
     keys += ["figures_note_experiment_difference", "figures_note_experiment_needed", "figures_note_send_time_min"]
+    for language in LANGUAGES:
+        t = Translator(language)
+        assert [key for key in keys if t(key) == key] == [], language
+
+
+# --- the waiting list ------------------------------------------------------------------------
+async def seed_waiting_list(console, clock) -> Dict[str, str]:
+    """tests/support/freed_slot_seed.py's freed slots and offers in the
+    console's store; the query of its period."""
+    started = clock()
+    seed_freed_slots(OfferStore(console.settings.db_url), clock)
+    clock.set(started)  # the console's sessions run on today's clock
+    return {"from": SEED_MONDAY.isoformat(), "to": SEED_THURSDAY.isoformat()}
+
+
+async def test_the_page_shows_the_waiting_list(booking, console, clock):
+    query = await seed_waiting_list(console, clock)
+    staff = await console.client("staff")
+    status, html = await staff.get("/console/figures", **query)
+    assert status == 200, html
+    document = page(html)
+
+    section = document.one("section", id="waiting-list")
+    assert section.one("h2").text() == "Freed slots offered to the waiting list"
+    assert [th.text() for th in section.one("thead").all("th")] == [
+        "Office", "Freed", "Could be offered", "Offered", "Offer messages sent", "Booked again",
+        "Booked again (of offered)", "Re-used (of freed)", "Median time to book again, min", "Not offered"]
+    # tests/integration/test_waiting_list_figures.py works these out.
+    assert table_of(document, "waiting-list") == {
+        "oac-centre": ["2", "2", "2", "4", "2", "100.0 %", "100.0 %", "82.5", "0"],
+        "oac-la-platja": ["3", "2", "1", "1", "0", "0.0 %", "0.0 %", "–", "2"],
+        "All": ["5", "4", "3", "5", "2", "66.7 %", "40.0 %", "82.5", "2"],
+    }
+    notes = [p.text() for p in section.all("p")]
+    assert "Not offered (nobody left on the list): 1." in notes
+    assert "Not offered (too late: the appointment was too close): 1." in notes
+    chart = chart_of(document, "waiting-list")
+    assert chart["labels"] == ["oac-centre", "oac-la-platja"]
+    assert [(d["label"], d["data"]) for d in chart["datasets"]] == [
+        ("Freed", [2, 3]), ("Offered", [2, 1]), ("Booked again", [2, 0])]
+
+
+async def test_the_waiting_list_in_catalan_and_as_csv(booking, console, clock):
+    query = await seed_waiting_list(console, clock)
+    staff = await console.client("staff")
+    await staff.post("/console/language", {"language": "ca", "next": "/console/figures"})
+    status, html = await staff.get("/console/figures", **query)
+    assert status == 200, html
+    document = page(html)
+    section = document.one("section", id="waiting-list")
+    assert section.one("h2").text() == "Hores alliberades ofertes a la llista d'espera"
+    assert table_of(document, "waiting-list")["Totes"] == ["5", "4", "3", "5", "2", "66,7 %", "40,0 %", "82,5", "2"]
+    assert "No ofertes (massa tard: la cita era massa a prop): 1." in [p.text() for p in section.all("p")]
+
+    status, body, headers = await staff.get_raw(f"/console/figures/waiting-list.csv?from={query['from']}"
+                                                f"&to={query['to']}")
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    assert f"recorda-waiting-list-{query['from']}-{query['to']}.csv" in headers["Content-Disposition"]
+    header, *rows = read_csv(body)
+    assert header == ["Codi", "Oficina", "Alliberades", "Es podien oferir", "Ofertes", "Missatges d'oferta enviats",
+                      "Reservades de nou", "Reservades de nou (de les ofertes)", "Reaprofitades (de les alliberades)",
+                      "Temps mitjà (mediana) fins a la nova reserva, min", "No ofertes"]
+    assert rows == [["oac-centre", "oac-centre", "2", "2", "2", "4", "2", "100.0", "100.0", "82.5", "0"],
+                    ["oac-la-platja", "oac-la-platja", "3", "2", "1", "1", "0", "0.0", "0.0", "", "2"],
+                    ["all", "Totes", "5", "4", "3", "5", "2", "66.67", "40.0", "82.5", "2"]]
+
+
+def test_every_reason_not_to_offer_has_its_words():
+    from bot.apps.web.console.texts import Translator
+    from bot.foundation.languages import LANGUAGES
+    from bot.reports.freed_slot_figures import NOT_OFFERED_REASONS
+
+    keys = [f"figures_word_{reason}" for reason in NOT_OFFERED_REASONS] + ["figures_note_not_offered"]
     for language in LANGUAGES:
         t = Translator(language)
         assert [key for key in keys if t(key) == key] == [], language

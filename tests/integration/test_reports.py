@@ -18,6 +18,8 @@ from rich.console import Console
 from bot.apps.reports import csv_rows, parse_args, pricing, print_tables
 from bot.booking import ATTENDED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW, Appointment
 from bot.foundation.settings import PROJECT_ROOT, Settings
+from bot.offers import store as offers
+from bot.offers.store import OfferStore
 from bot.offices.service_days import previous_service_day
 from bot.reminders import states
 from bot.reminders.provider_status import INVALID_NUMBER, NO_WHATSAPP, NOT_MOBILE
@@ -374,11 +376,16 @@ async def test_cli_json_and_csv_against_the_sandbox(booking_service, booking, db
     store.record_answer(came.id, states.CONFIRMED, "button", at=sent_at + timedelta(minutes=30))
     store.record_unsendable(missed.id, missed.starts_at.date(), missed.office_id, "+34931234567", "ca",
                             NOT_MOBILE)
+    # A slot of the period freed too late to offer it to the waiting list; one of the day after it.
+    offer_store = OfferStore(db_url)
+    for aid, starts_at in (("freed-in", came.starts_at),
+                           ("freed-after", datetime.combine(last + timedelta(days=1), time(9), tzinfo=MADRID))):
+        offer_store.record_freed(aid, came.office_id, came.procedure_id, starts_at, offers.NOT_OFFERED, "too_late")
 
     data = json.loads(run_reports(booking_service, db_url, first, last, "--json"))
     assert set(data) == {"period", "volume", "delivery", "answers", "answer_times", "by_send_hour",
                          "no_shows", "freed_slots", "conversations", "reference",
-                         "touches", "experiments", "send_time_advice"}
+                         "touches", "experiments", "send_time_advice", "waiting_list"}
     assert data["period"]["first_day"] == first.isoformat() and data["period"]["office_id"] is None
     assert data["volume"] == {"appointments": len(listed), "reminders_attempted": 2, "reminders_sent": 1}
     assert data["answers"]["answer_rate"] == {"part": 1, "whole": 1, "value": 1.0}
@@ -397,6 +404,11 @@ async def test_cli_json_and_csv_against_the_sandbox(booking_service, booking, db
     assert data["experiments"] == []
     assert data["send_time_advice"] == [{"office_id": came.office_id, "send_at": "17:00", "sends": 1,
                                          "min_sent": 30, "advice": None}]
+    too_late = {"freed": 1, "offerable": 0, "offered": 0, "offers_sent": 0, "rebooked": 0,
+                "median_minutes_to_rebook": None, "reused": {"part": 0, "whole": 1, "value": 0.0},
+                "rebooked_of_offered": {"part": 0, "whole": 0, "value": None},
+                "not_offered_reasons": {"too_late": 1}}
+    assert data["waiting_list"] == {"overall": too_late, "by_office": {came.office_id: too_late}}
 
     office_csv = run_reports(booking_service, db_url, first, last, "--office", came.office_id, "--csv")
     rows = {(r["section"], r["name"]): r for r in csv.DictReader(io.StringIO(office_csv))}
@@ -406,3 +418,4 @@ async def test_cli_json_and_csv_against_the_sandbox(booking_service, booking, db
     assert rows[("answers", "answer_rate")]["part"] == "1"
     assert rows[("touches", "overall.day_before.answered")]["part"] == "1"
     assert rows[("send_time_advice", f"{came.office_id}.send_at")]["value"] == "17:00"
+    assert rows[("waiting_list", "overall.not_offered_reasons.too_late")]["value"] == "1"

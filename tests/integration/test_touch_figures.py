@@ -190,7 +190,8 @@ def test_an_office_without_an_hour_of_enough_sends_gets_no_advice(offices, db_ur
 def test_the_json_has_the_new_keys_beside_the_old_ones(figures):
     data = json.loads(json.dumps(figures.to_dict()))
     assert list(data) == ["period", "volume", "delivery", "answers", "answer_times", "by_send_hour", "no_shows",
-                          "freed_slots", "conversations", "reference", "touches", "experiments", "send_time_advice"]
+                          "freed_slots", "conversations", "reference", "touches", "experiments", "send_time_advice",
+                          "waiting_list"]
     assert data["touches"]["overall"][0] == {"touch": "early", "sent": 20,
                                              "answered": {"part": 7, "whole": 20, "value": 0.35},
                                              "cancelled": {"part": 3, "whole": 20, "value": 0.15}}

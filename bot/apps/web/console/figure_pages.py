@@ -8,7 +8,8 @@ chart with its table and a CSV download.
 Default: the last 30 days up to today, every office of the deployment. The
 reminder store gives most figures; cancellations and no-shows also need the
 booking system's appointments, and when it is down the page shows what the
-store gives with an alert. console-figures.js draws the charts with the
+store gives with an alert. The waiting list's figures come from the
+offer store (bot/offers). console-figures.js draws the charts with the
 vendored Chart.js (no CDN) from each canvas's data-chart attribute; the
 tables carry the same numbers for readers without JavaScript.
 """
@@ -56,6 +57,7 @@ from bot.reports.figure_types import Figures, Period
 from bot.reports.load import (
     collector_paused,
     load_appointments,
+    load_freed_slots,
     load_histories,
     load_office_setups,
     offices_to_report,
@@ -164,12 +166,14 @@ async def gather_figures(services: ConsoleServices, query: FiguresQuery,
             return [], True
     period = Period(query.first_day, query.last_day, query.office_id, settings.timezone.key)
     pricing = Pricing.from_settings(settings)
-    # The store is read, and its part of the figures computed, while the
+    # The stores are read, and their part of the figures computed, while the
     # booking system answers.
-    (facts, setups), (appointments, booking_down) = await asyncio.gather(
+    (facts, setups), freed, (appointments, booking_down) = await asyncio.gather(
         services.run(_reminder_facts, services.reminders, settings.db_url, query, period),
+        services.run(load_freed_slots, settings.db_url, query.first_day, query.last_day, settings.timezone,
+                     query.office_id),
         appointments_of_period())
-    figures = await services.run(figures_from_facts, facts, appointments, period, pricing, setups)
+    figures = await services.run(figures_from_facts, facts, appointments, period, pricing, setups, freed)
     if len(computed) >= 32:
         computed.pop(next(iter(computed)))
     computed[key] = (time.monotonic(), figures, booking_down)
