@@ -24,6 +24,8 @@ _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z0-9_]+)(?P<entities>\{.*\})?$", re.D
 # citizen's tap never carries one.
 RECORDA_PREFIX = "EXTERNAL_"
 MEDIA_INTENT = "EXTERNAL_media_message"
+# Intents only a button of Recorda's sends: never typed, so never trained.
+BUTTON_ONLY_INTENTS = ("keep_appointment", "take_offer", "decline_offer")
 # Prefixed to typed text that starts with "/", so that Rasa reads it as text.
 WORD_JOINER = "\u2060"
 

@@ -6,6 +6,7 @@ from collections import Counter
 import yaml
 
 from bot.dev.nlu_eval import TARGET_FALSE_CANCEL, TARGET_LANGUAGE_F1, TARGET_MACRO_F1, macro_f1, main, score
+from bot.messaging.payloads import BUTTON_ONLY_INTENTS
 from bot.nlu.training_files import Example, load_holdout
 from tests.support import ROOT
 from tests.support.nlu_text import normalised
@@ -68,8 +69,8 @@ def _training():
 
 def _typed_intents():
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    # keep_appointment only comes from a button; EXTERNAL_ ones from Recorda.
-    return {i for i in domain["intents"] if not i.startswith("EXTERNAL_") and i != "keep_appointment"}
+    # Some only come from a button; EXTERNAL_ ones from Recorda.
+    return {i for i in domain["intents"] if not i.startswith("EXTERNAL_") and i not in BUTTON_ONLY_INTENTS}
 
 
 def test_holdout_is_large_enough_and_never_in_training():
@@ -89,5 +90,5 @@ def test_every_typed_intent_is_trained_and_held_out_in_every_language():
         for intent in intents:
             assert trained[language, intent] >= 15, (language, intent)
             assert held_out[language, intent] >= 4, (language, intent)
-    assert {i for _, i, _ in _training()} == intents  # keep_appointment: no examples
+    assert {i for _, i, _ in _training()} == intents  # button-only intents: no examples
     assert {e.intent for e in load_holdout()} == intents
