@@ -8,6 +8,7 @@ which decides who gets it, so two people never share a slot. The citizen
 is told what the booking system answered, nothing more."""
 from __future__ import annotations
 
+import abc
 import logging
 from typing import Any, Dict, List, Optional, Text
 
@@ -93,16 +94,29 @@ async def _own_offer(dispatcher: CollectingDispatcher, tracker: Tracker, domain:
     return offer
 
 
-class ActionTakeOffer(Action):
-    def name(self) -> Text:
-        return "action_take_offer"
+class OfferAnswer(Action, abc.ABC):
+    """A tap on one of an offer's buttons: acts only on the sender's own offer."""
+
+    @abc.abstractmethod
+    def name(self) -> Text: ...
+
+    @abc.abstractmethod
+    async def answer(self, dispatcher: CollectingDispatcher, domain: Dict[Text, Any], lang: str,
+                     offer: Offer) -> List[Dict[Text, Any]]: ...
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         lang = normalise_language(tracker.get_slot("language") or "", Services.settings().default_language)
         offer = await _own_offer(dispatcher, tracker, domain, lang, self.name())
-        if offer is None:
-            return []
+        return [] if offer is None else await self.answer(dispatcher, domain, lang, offer)
+
+
+class ActionTakeOffer(OfferAnswer):
+    def name(self) -> Text:
+        return "action_take_offer"
+
+    async def answer(self, dispatcher: CollectingDispatcher, domain: Dict[Text, Any], lang: str,
+                     offer: Offer) -> List[Dict[Text, Any]]:
         store = Services.offers()
         slot = await in_thread(store.slot, offer.freed_slot_id)
         if offer.state == offers.ACCEPTED:  # a second tap: tell it again
@@ -152,16 +166,12 @@ async def _rebooked(appointment_id: Optional[str]):
         return None
 
 
-class ActionDeclineOffer(Action):
+class ActionDeclineOffer(OfferAnswer):
     def name(self) -> Text:
         return "action_decline_offer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        lang = normalise_language(tracker.get_slot("language") or "", Services.settings().default_language)
-        offer = await _own_offer(dispatcher, tracker, domain, lang, self.name())
-        if offer is None:
-            return []
+    async def answer(self, dispatcher: CollectingDispatcher, domain: Dict[Text, Any], lang: str,
+                     offer: Offer) -> List[Dict[Text, Any]]:
         await in_thread(Services.offers().move, offer.id, offers.ANSWERABLE, offers.DECLINED)
         say(dispatcher, domain, "utter_offer_declined", lang)
         return []

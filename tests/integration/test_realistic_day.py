@@ -38,7 +38,7 @@ from bot.reminders.follow_up import EXPIRED_READ, EXPIRED_UNREAD, FAILED, follow
 from bot.reminders.store import ReminderStore
 from connectors.messagebird_signature import HEADER, verify_webhook
 from tests.support.booking_sandbox import madrid_today
-from tests.support.simulator import CHANNEL_ID, SIGNING_KEY, start_simulator
+from tests.support.simulator import CHANNEL_ID, SIGNING_KEY, realistic_simulator, sim_call, sim_send
 
 NUMBERS = [f"+3460{n:07d}" for n in range(2000)]
 LIVE_SEED = 11
@@ -130,8 +130,7 @@ def ask_back(to: str, appointment_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def simulator(receiver):
-    args = ["--citizens", "realistic", "--time-scale", str(LIVE_SCALE), "--seed", str(LIVE_SEED)]
-    with start_simulator(webhook_url=receiver.url, extra_args=args) as sim:
+    with realistic_simulator(receiver, LIVE_SCALE, LIVE_SEED) as sim:
         yield sim
 
 
@@ -140,17 +139,6 @@ def live(simulator, receiver):
     simulator.reset()
     receiver.clear()
     return simulator
-
-
-async def call(http, simulator, method, path, body=None):
-    async with http.request(method, simulator.url + path, json=body, headers=simulator.auth_headers) as r:
-        return r.status, await r.json()
-
-
-async def send(http, simulator, body) -> str:
-    status, answer = await call(http, simulator, "POST", "/v1/send", body)
-    assert status == 202, answer
-    return answer["id"]
 
 
 def statuses(receiver, message_id):
@@ -166,11 +154,11 @@ async def test_citizens_of_a_realistic_profile_act_by_themselves(live, receiver,
     profile = Profile.realistic(seed=LIVE_SEED, time_scale=LIVE_SCALE)
     who = numbers_behaving(profile, "no_whatsapp", "no_such_number", "phone_off", "confirm_button",
                            "cancel_text", "confirm_text", "hides_receipts", "reads_late", "never_reads")
-    status, shown = await call(http, live, "GET", f"/sim/behaviour?msisdn={who['cancel_text']}")
+    status, shown = await sim_call(http, live, "GET", f"/sim/behaviour?msisdn={who['cancel_text']}")
     assert status == 200 and shown["profile"] == "realistic" and shown["seed"] == LIVE_SEED
     assert shown["number"]["behaviour"] == "cancel_text"
     languages = {"cancel_text": "es", "confirm_text": "en"}
-    sent = {name: await send(http, live, reminder(number, languages.get(name, "ca"), f"A-{name}"))
+    sent = {name: await sim_send(http, live, reminder(number, languages.get(name, "ca"), f"A-{name}"))
             for name, number in who.items()}
 
     def done(_):
@@ -211,18 +199,18 @@ async def test_citizens_of_a_realistic_profile_act_by_themselves(live, receiver,
     verify_webhook(SIGNING_KEY, request.headers[HEADER.lower()], receiver.url, request.body)
 
     # No WhatsApp: the phone page cannot write either.
-    status, _ = await call(http, live, "POST", "/sim/reply", {"msisdn": who["no_whatsapp"], "text": "hola"})
+    status, _ = await sim_call(http, live, "POST", "/sim/reply", {"msisdn": who["no_whatsapp"], "text": "hola"})
     assert status == 409
-    contacts = {c["msisdn"]: c for c in (await call(http, live, "GET", "/sim/contacts"))[1]}
+    contacts = {c["msisdn"]: c for c in (await sim_call(http, live, "GET", "/sim/contacts"))[1]}
     assert contacts[who["no_whatsapp"]]["has_whatsapp"] is False
     assert contacts[who["cancel_text"]]["behaviour"] == "cancel_text"
 
 
 async def test_asked_back_after_cancelling_in_words_the_citizen_taps_cancel(live, receiver, http):
     number = numbers_behaving(Profile.realistic(seed=LIVE_SEED), "cancel_text")["cancel_text"]
-    await send(http, live, reminder(number, "es", "A-7"))
+    await sim_send(http, live, reminder(number, "es", "A-7"))
     await receiver.wait_for(lambda _: inbound(receiver, number), timeout=10)
-    question = await send(http, live, ask_back(number, "A-7"))   # as the assistant would
+    question = await sim_send(http, live, ask_back(number, "A-7"))   # as the assistant would
     await receiver.wait_for(lambda _: len(inbound(receiver, number)) == 2, timeout=10)
     tap = inbound(receiver, number)[1]
     assert tap["type"] == "interactive" and tap["replyTo"]["id"] == question
@@ -230,25 +218,25 @@ async def test_asked_back_after_cancelling_in_words_the_citizen_taps_cancel(live
 
 
 async def test_the_profile_is_switched_at_run_time(live, receiver, http):
-    status, manual = await call(http, live, "POST", "/sim/behaviour", {"profile": "manual"})
+    status, manual = await sim_call(http, live, "POST", "/sim/behaviour", {"profile": "manual"})
     assert status == 200 and manual["profile"] == "manual" and manual["behaviours"] == []
     number = numbers_behaving(Profile.realistic(seed=LIVE_SEED), "confirm_button")["confirm_button"]
-    message_id = await send(http, live, reminder(number, "ca", "A-8"))
+    message_id = await sim_send(http, live, reminder(number, "ca", "A-8"))
     await receiver.wait_for(lambda _: statuses(receiver, message_id) == ["sent", "delivered", "read"])
     await asyncio.sleep(0.3)
     assert not inbound(receiver, number)  # manual: the phone page answers, nobody else
 
-    status, chosen = await call(http, live, "POST", "/sim/behaviour",
+    status, chosen = await sim_call(http, live, "POST", "/sim/behaviour",
                                 {"profile": "realistic", "time_scale": LIVE_SCALE, "seed": 7,
                                  "shares": {"confirm_button": 1000}})
     assert status == 200 and chosen["seed"] == 7 and chosen["shares"]["confirm_button"] > 0.99
-    message_id = await send(http, live, reminder(number, "ca", "A-9"))
+    message_id = await sim_send(http, live, reminder(number, "ca", "A-9"))
     await receiver.wait_for(lambda _: inbound(receiver, number), timeout=10)
     for bad in ({"profile": "chaotic"}, {"profile": "realistic", "time_scale": -1}):
-        status, answer = await call(http, live, "POST", "/sim/behaviour", bad)
+        status, answer = await sim_call(http, live, "POST", "/sim/behaviour", bad)
         assert status == 422 and answer["errors"][0]["parameter"] == "profile"
     live.reset()  # back to the profile it started with
-    assert (await call(http, live, "GET", "/sim/behaviour"))[1]["seed"] == LIVE_SEED
+    assert (await sim_call(http, live, "GET", "/sim/behaviour"))[1]["seed"] == LIVE_SEED
 
 
 # ------------------------------------------------------------------- the past days

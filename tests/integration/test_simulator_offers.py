@@ -34,7 +34,7 @@ from bot.dev.sandbox.offer_answers import (
 from bot.dev.sandbox.whatsapp_messages import choices
 from bot.messaging import payloads
 from bot.messaging.templates import load_templates
-from tests.support.simulator import CHANNEL_ID, start_simulator
+from tests.support.simulator import CHANNEL_ID, realistic_simulator, sim_call, sim_send
 
 # Waiting-list numbers as the booking seed makes them (71x).
 NUMBERS = [f"+3471{n:07d}" for n in range(4000)]
@@ -274,8 +274,7 @@ LIVE_SCALE = 0.00002  # a day lasts 1.7 s
 
 @pytest.fixture(scope="module")
 def simulator(receiver):
-    args = ["--citizens", "realistic", "--time-scale", str(LIVE_SCALE), "--seed", str(SEED)]
-    with start_simulator(webhook_url=receiver.url, extra_args=args) as sim:
+    with realistic_simulator(receiver, LIVE_SCALE, SEED) as sim:
         yield sim
 
 
@@ -284,17 +283,6 @@ def live(simulator, receiver):
     simulator.reset()
     receiver.clear()
     return simulator
-
-
-async def call(http, simulator, method, path, body=None):
-    async with http.request(method, simulator.url + path, json=body, headers=simulator.auth_headers) as r:
-        return r.status, await r.json()
-
-
-async def send(http, simulator, body) -> str:
-    status, answer = await call(http, simulator, "POST", "/v1/send", body)
-    assert status == 202, answer
-    return answer["id"]
 
 
 def inbound(receiver, msisdn):
@@ -310,12 +298,12 @@ async def test_waiting_citizens_answer_offers_through_signed_webhooks(live, rece
     profile = Profile.realistic(seed=SEED)
     taker, decliner = number_answering(profile, TAKE), number_answering(profile, DECLINE)
     silent = number_answering(profile, NO_ANSWER)
-    status, shown = await call(http, live, "GET", f"/sim/behaviour?msisdn={taker}")
+    status, shown = await sim_call(http, live, "GET", f"/sim/behaviour?msisdn={taker}")
     assert status == 200 and shown["number"]["offer_answer"] == TAKE
     assert shown["offer_shares"] == pytest.approx(DEFAULT_OFFER_SHARES)
-    sent = {taker: await send(http, live, offer(taker, 7)),
-            decliner: await send(http, live, offer(decliner, 8, "ca")),
-            silent: await send(http, live, offer(silent, 9, "es"))}
+    sent = {taker: await sim_send(http, live, offer(taker, 7)),
+            decliner: await sim_send(http, live, offer(decliner, 8, "ca")),
+            silent: await sim_send(http, live, offer(silent, 9, "es"))}
     await receiver.wait_for(lambda _: inbound(receiver, taker) and inbound(receiver, decliner), timeout=10)
     await asyncio.sleep(0.5)  # time enough for anything that should not happen
 
@@ -330,11 +318,11 @@ async def test_waiting_citizens_answer_offers_through_signed_webhooks(live, rece
 
 async def test_the_phone_page_shows_the_offer_and_its_two_buttons(live, receiver, http):
     number = number_answering(Profile.realistic(seed=SEED), NO_ANSWER)
-    message_id = await send(http, live, offer(number, 12))
-    status, [shown] = await call(http, live, "GET", f"/sim/messages?msisdn={number.replace('+', '%2B')}")
+    message_id = await sim_send(http, live, offer(number, 12))
+    status, [shown] = await sim_call(http, live, "GET", f"/sim/messages?msisdn={number.replace('+', '%2B')}")
     assert status == 200 and shown["id"] == message_id
     assert shown["rendered"].startswith("Hello Anna. An appointment has become free")
     assert "tomorrow at 10:30" in shown["rendered"] and "{{" not in shown["rendered"]
     assert shown["buttons"] == [{"index": 0, "title": "Take it"}, {"index": 1, "title": "No, thanks"}]
-    _, contacts = await call(http, live, "GET", "/sim/contacts")
+    _, contacts = await sim_call(http, live, "GET", "/sim/contacts")
     assert any(c["msisdn"] == number and c["message_count"] == 1 for c in contacts)

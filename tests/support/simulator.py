@@ -177,3 +177,26 @@ def start_simulator(port: Optional[int] = None, webhook_url: Optional[str] = Non
             processes.running("the WhatsApp simulator", command, url + "/sim/health",
                               Path(log_dir) / "simulator.log", timeout=startup_timeout, stop_timeout=5) as child:
         yield SimulatorProcess(url, webhook_url, access_key, signing_key, channel_id, child.process)
+
+
+# --- the realistic profile, live -------------------------------------------------
+
+@contextmanager
+def realistic_simulator(receiver: WebhookReceiver, time_scale: float, seed: int) -> Iterator[SimulatorProcess]:
+    """The simulator with realistic citizens, its webhooks to `receiver`."""
+    args = ["--citizens", "realistic", "--time-scale", str(time_scale), "--seed", str(seed)]
+    with start_simulator(webhook_url=receiver.url, extra_args=args) as sim:
+        yield sim
+
+
+async def sim_call(http, simulator, method: str, path: str, body: Optional[dict] = None):
+    """(status, decoded JSON) of a call to the simulator's API."""
+    async with http.request(method, simulator.url + path, json=body, headers=simulator.auth_headers) as r:
+        return r.status, await r.json()
+
+
+async def sim_send(http, simulator, body: dict) -> str:
+    """The id of a message the simulator accepted for sending."""
+    status, answer = await sim_call(http, simulator, "POST", "/v1/send", body)
+    assert status == 202, answer
+    return answer["id"]
