@@ -123,7 +123,7 @@ def choose_examples(workdir: Path, last_day: str, tz) -> Tuple[str, str, str]:
     last week and has two reminders (number as staff type it, sender)."""
     from sqlalchemy import create_engine, func, select
 
-    from bot.reminders.store import reminders
+    from bot.reminders.records import reminders
     engine = create_engine(f"sqlite:///{workdir / 'recorda.db'}", future=True)
     with engine.connect() as conn:
         office = conn.execute(select(reminders.c.office_id).where(

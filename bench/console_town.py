@@ -65,7 +65,7 @@ class TownWriter:
         from bot.dev.sandbox.citizen_behaviour import Profile
         from bot.foundation.db import engine_with_tables, get_engine
         from bot.messaging.templates import REMINDER_TEMPLATE, find_template, load_templates
-        from bot.reminders.store import SCHEMA as REMINDERS_SCHEMA
+        from bot.reminders.records import SCHEMA as REMINDERS_SCHEMA
 
         self.workdir, self.today = workdir, today
         self.rng = random.Random(seed)
@@ -126,7 +126,7 @@ class TownWriter:
         )
         from bot.offices.settings import for_office
         from bot.reminders import states
-        from bot.reminders.store import reminder_events, reminders
+        from bot.reminders.records import reminder_events, reminders
 
         appointment_rows, reminder_rows, event_rows, tracker_rows = [], [], [], []
         slots = {o["id"]: booking_seed.office_slots(o, day) for o in self.offices}

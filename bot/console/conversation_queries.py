@@ -24,8 +24,9 @@ from bot.console.conversation_filters import MAX_SEARCHED_SENDERS, FilterError, 
 from bot.console.conversation_keys import ConversationKeys
 from bot.console.tracker import TrackerEvent, TrackerEvents, events_table
 from bot.console.transcript import ReminderTimeline, Transcript, last_slot_values, timeline, transcript_entries
-from bot.reminders.store import Reminder, ReminderStore
-from bot.reminders.store import reminders as reminders_table
+from bot.reminders.records import Reminder
+from bot.reminders.records import reminders as reminders_table
+from bot.reminders.store import ReminderStore
 
 PAGE_SIZE = 50
 # The slots a list row shows (its language, the flag); the transcript shows all watched ones.

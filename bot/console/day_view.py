@@ -20,7 +20,8 @@ from bot.booking import Appointment, AppointmentNotFound, BookingError, BookingS
 from bot.foundation.aio import in_thread
 from bot.foundation.phone import to_e164
 from bot.reminders import follow_up, states
-from bot.reminders.store import Reminder, ReminderEvent, ReminderStore
+from bot.reminders.records import Reminder, ReminderEvent
+from bot.reminders.store import ReminderStore
 
 log = logging.getLogger(__name__)
 

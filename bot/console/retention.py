@@ -45,8 +45,8 @@ from bot.foundation.db import engine_with_tables
 from bot.messaging import webhook_receipts as receipts
 from bot.messaging.webhook_receipts import webhook_receipts
 from bot.reminders import sms_fallback, store
+from bot.reminders.records import reminder_events, reminders, unmatched_statuses
 from bot.reminders.sms_fallback import sms_fallbacks
-from bot.reminders.store import reminder_events, reminders, unmatched_statuses
 
 log = logging.getLogger(__name__)
 

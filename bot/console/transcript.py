@@ -17,7 +17,7 @@ from bot.console.tracker import TrackerEvent
 from bot.messaging import payloads
 from bot.messaging.templates import REMINDER_TEMPLATE, find_template, load_templates, provider_name
 from bot.reminders import states
-from bot.reminders.store import Reminder, ReminderEvent
+from bot.reminders.records import Reminder, ReminderEvent
 
 log = logging.getLogger(__name__)
 

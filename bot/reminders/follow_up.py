@@ -14,7 +14,8 @@ from typing import Dict, Iterable, List, Optional
 from bot.booking import Appointment, BookingSystem
 from bot.foundation.aio import in_thread
 from bot.reminders import states
-from bot.reminders.store import Reminder, ReminderStore
+from bot.reminders.records import Reminder
+from bot.reminders.store import ReminderStore
 
 FAILED = "failed"
 EXPIRED_UNREAD = "expired_unread"

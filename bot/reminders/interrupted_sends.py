@@ -26,7 +26,8 @@ from sqlalchemy import select, update
 
 from bot.foundation.clock import stored_utc, utc_now
 from bot.reminders import states
-from bot.reminders.store import ReminderStore, reminders, unmatched_statuses
+from bot.reminders.records import reminders, unmatched_statuses
+from bot.reminders.store import ReminderStore
 
 log = logging.getLogger(__name__)
 

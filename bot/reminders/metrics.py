@@ -13,7 +13,8 @@ from prometheus_client.metrics_core import Metric
 from sqlalchemy import func, select
 
 from bot.reminders import states
-from bot.reminders.store import ReminderStore, reminders
+from bot.reminders.records import reminders
+from bot.reminders.store import ReminderStore
 
 log = logging.getLogger(__name__)
 

@@ -61,7 +61,8 @@ from bot.messaging.sms_text import sms_parts, to_gsm7
 from bot.offices.settings import configured_offices, for_office
 from bot.reminders import states
 from bot.reminders.provider_status import NO_WHATSAPP, NOT_DELIVERED
-from bot.reminders.store import Reminder, ReminderStore, reminders
+from bot.reminders.records import Reminder, reminders
+from bot.reminders.store import ReminderStore
 
 log = logging.getLogger(__name__)
 

@@ -9,26 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, fields
-from datetime import date, datetime, timezone
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from datetime import date, datetime
+from typing import Any, Dict, List, Optional, Sequence
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Date,
-    DateTime,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.foundation import metrics
@@ -37,151 +21,26 @@ from bot.foundation.clock import utc_now as _now
 from bot.foundation.db import engine_with_tables
 from bot.offices.settings import for_office
 from bot.reminders import states
+from bot.reminders.records import (
+    REMINDER_COLUMNS,
+    SCHEMA,
+    Reminder,
+    ReminderEvent,
+    as_utc,
+    decoded_detail,
+    earlier_messages,
+    in_period,
+    reminder_events,
+    reminder_of_values,
+    reminders,
+    unmatched_statuses,
+)
 
 log = logging.getLogger(__name__)
-
-# This store's tables, created by the store itself (bot/foundation/db.py knows none).
-SCHEMA = MetaData()
-
-reminders = Table(
-    "reminders", SCHEMA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("appointment_id", String(64), nullable=False, unique=True),
-    Column("service_date", Date, nullable=True, index=True),
-    Column("office_id", String(64), nullable=True),
-    Column("phone", String(32), nullable=True),
-    Column("language", String(8), nullable=True),
-    Column("state", String(16), nullable=False),
-    Column("reason", String(48), nullable=True),
-    Column("error_code", Integer, nullable=True),
-    # Meta's message ids ("wamid.…") run past 64 characters; 128 holds both providers'.
-    Column("provider_message_id", String(128), nullable=True, unique=True),
-    Column("was_read", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("sent_at", DateTime(timezone=True), nullable=True),
-    # When the reply window closes; set at send time from the office's settings.
-    Column("window_closes_at", DateTime(timezone=True), nullable=True, index=True),
-    # The office's touch (offices.yml) the current send belongs to; None for
-    # a reminder sent outside the job. A later touch re-arms the same row.
-    Column("touch", String(32), nullable=True),
-    # The wording experiment's variant this appointment got, kept for every touch.
-    Column("variant", String(32), nullable=True),
-)
-
-# The messages of a reminder's earlier touches: their late statuses are
-# kept in its history without moving the state of the touch now running.
-earlier_messages = Table(
-    "reminder_earlier_messages", SCHEMA,
-    Column("message_id", String(128), primary_key=True),
-    Column("reminder_id", Integer, ForeignKey("reminders.id"), nullable=False, index=True),
-    Column("touch", String(32), nullable=True),
-)
-
-# Statuses that arrived before the send that produced the message was
-# recorded (the provider can be faster than our own bookkeeping), or for
-# messages that are not reminders; replayed by mark_sent.
-unmatched_statuses = Table(
-    "unmatched_statuses", SCHEMA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("message_id", String(128), nullable=False, index=True),
-    Column("status", String(32), nullable=False),
-    Column("error_code", Integer, nullable=True),
-    Column("reason", String(48), nullable=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    # E.164; finds the message of a send that was interrupted (bot.reminders.interrupted_sends).
-    Column("recipient", String(32), nullable=True, index=True),
-)
-
-reminder_events = Table(
-    "reminder_events", SCHEMA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("reminder_id", Integer, ForeignKey("reminders.id"), nullable=False, index=True),
-    Column("event", String(24), nullable=False),
-    Column("applied", Boolean, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("source", String(16), nullable=False),
-    Column("detail", Text, nullable=True),
-)
-
 
 # States a later touch re-arms: the earlier send went out unanswered, or
 # never went out (held by quiet hours, the assistant unavailable).
 REARMABLE = (states.SCHEDULED, states.SENT, states.DELIVERED, states.READ, states.EXPIRED)
-
-
-def _utc(value: datetime) -> datetime:
-    """Every time is stored in UTC (SQLite keeps no offset)."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-# slots (here and on ReminderEvent): no dict per object; the figures page
-# reads 18,000 reminders and 60,000 events for a month of a large town.
-@dataclass(frozen=True, slots=True)
-class Reminder:
-    id: int
-    appointment_id: str
-    service_date: Optional[date]
-    office_id: Optional[str]
-    phone: Optional[str]
-    language: Optional[str]
-    state: str
-    reason: Optional[str]
-    error_code: Optional[int]
-    provider_message_id: Optional[str]
-    was_read: bool
-    created_at: datetime
-    updated_at: datetime
-    sent_at: Optional[datetime]
-    window_closes_at: Optional[datetime]
-    touch: Optional[str] = None
-    variant: Optional[str] = None
-
-    @classmethod
-    def from_row(cls, row) -> "Reminder":
-        """From a row with the reminders table's columns, in any order."""
-        values = row._mapping
-        return _reminder(values[name] for name in _REMINDER_FIELDS)
-
-
-_REMINDER_FIELDS = tuple(f.name for f in fields(Reminder))
-_TIME_POSITIONS = tuple(i for i, name in enumerate(_REMINDER_FIELDS)
-                        if name in ("created_at", "updated_at", "sent_at", "window_closes_at"))
-# The table's columns in Reminder's field order: a row of these is a
-# Reminder's values by position, which is half the cost of looking each up
-# by name (a month of the figures page reads 18,000 reminders).
-_REMINDER_COLUMNS = tuple(reminders.c[name] for name in _REMINDER_FIELDS)
-
-
-def _reminder(values: Iterable) -> Reminder:
-    """The Reminder of a row's values in _REMINDER_FIELDS order."""
-    values = list(values)
-    for i in _TIME_POSITIONS:
-        values[i] = _aware(values[i])
-    return Reminder(*values)
-
-
-@dataclass(frozen=True, slots=True)
-class ReminderEvent:
-    event: str
-    applied: bool
-    at: datetime
-    source: str
-    detail: Optional[dict]
-
-    @classmethod
-    def from_row(cls, row) -> "ReminderEvent":
-        return cls(row.event, row.applied, _aware(row.at), row.source, _decoded(row.detail))
-
-
-def _decoded(detail: Optional[str]) -> Optional[dict]:
-    return json.loads(detail) if detail else None
-
-
-def _in_period(first_day: date, last_day: date, office_id: Optional[str]):
-    """Reminders of the service days first_day..last_day (both included), of one office or all."""
-    clause = reminders.c.service_date.between(first_day, last_day)
-    return clause & (reminders.c.office_id == office_id) if office_id else clause
 
 
 class ReminderStore:
@@ -220,19 +79,19 @@ class ReminderStore:
         """The reminders of the service days first_day..last_day (both
         included), of one office or of every office. Reminders created
         without a service day (triggered outside the job) are not included."""
-        query = (select(*_REMINDER_COLUMNS).where(_in_period(first_day, last_day, office_id))
+        query = (select(*REMINDER_COLUMNS).where(in_period(first_day, last_day, office_id))
                  .order_by(reminders.c.id))
         with self.engine.connect() as conn:
             # Row by row, not .all(): a month is 18,000 rows, no need to hold
             # them all at once.
-            return [_reminder(row) for row in conn.execute(query)]
+            return [reminder_of_values(row) for row in conn.execute(query)]
 
     def answered_between(self, first_day: date, last_day: date, answer: str) -> List[str]:
         """The appointment ids of the service days first_day..last_day whose
         reminder ended in `answer` (the freed slots are the cancelled ones)."""
         with self.engine.connect() as conn:
             return list(conn.execute(select(reminders.c.appointment_id).where(
-                _in_period(first_day, last_day, None) & (reminders.c.state == answer))
+                in_period(first_day, last_day, None) & (reminders.c.state == answer))
                 .order_by(reminders.c.id)).scalars())
 
     def histories_between(self, first_day: date, last_day: date, office_id: Optional[str] = None,
@@ -254,7 +113,7 @@ class ReminderStore:
         # much cheaper than Row attribute access at this many rows.
         query = (select(e.reminder_id, e.event, e.applied, e.at, e.source, e.detail)
                  .join(reminders, reminders.c.id == e.reminder_id)
-                 .where(_in_period(first_day, last_day, office_id)))
+                 .where(in_period(first_day, last_day, office_id)))
         if events is not None:
             query = query.where(e.event.in_(list(events)))
         wanted = None if details is None else frozenset(details)
@@ -266,7 +125,7 @@ class ReminderStore:
                 decoded = None
                 if (wanted is None or kind in wanted) and (kind not in mentioning
                                                            or (detail and mentioning[kind] in detail)):
-                    decoded = _decoded(detail)
+                    decoded = decoded_detail(detail)
                 event = ReminderEvent(kind, applied, _aware(at), source, decoded)
                 histories.setdefault(reminder_id, []).append(event)
         return histories
@@ -293,7 +152,7 @@ class ReminderStore:
     def _create(self, appointment_id, service_date, office_id, phone, language, state, reason,
                 source, at: Optional[datetime] = None, touch: Optional[str] = None,
                 variant: Optional[str] = None) -> Reminder:
-        now = _utc(at) if at is not None else _now()
+        now = as_utc(at) if at is not None else _now()
         detail = {key: value for key, value in (("reason", reason), ("touch", touch), ("variant", variant))
                   if value}
         try:
@@ -325,7 +184,7 @@ class ReminderStore:
         return self._claim(appointment_id, at)
 
     def _claim(self, appointment_id: str, at: Optional[datetime] = None) -> bool:
-        now = _utc(at) if at is not None else _now()
+        now = as_utc(at) if at is not None else _now()
         with self.engine.begin() as conn:
             result = conn.execute(update(reminders).where(
                 (reminders.c.appointment_id == appointment_id)
@@ -345,7 +204,7 @@ class ReminderStore:
         earlier send went out (or was never sent) moves: an answered, failed
         or in-flight one stays. The earlier message's id is kept, so its late
         statuses still find the reminder."""
-        now = _utc(at) if at is not None else _now()
+        now = as_utc(at) if at is not None else _now()
         with self.engine.begin() as conn:
             row = self._locked_row(conn, appointment_id)
             if row is None or row.touch not in earlier_touches or row.state not in REARMABLE:
@@ -370,7 +229,7 @@ class ReminderStore:
                   at: Optional[datetime] = None) -> bool:
         """Records the provider's id of the reminder sent; True if it moved."""
         # One transaction: this runs for every reminder, inside Rasa's process.
-        at = _utc(at or _now())
+        at = as_utc(at or _now())
         with self.engine.begin() as conn:
             row = self._locked_row(conn, appointment_id)
             if row is None:
@@ -389,7 +248,7 @@ class ReminderStore:
     def expire_due(self, now: Optional[datetime] = None) -> List[Reminder]:
         """Closes the reply window of unanswered reminders whose time is up.
         Driven by the stored closing time, so it survives restarts."""
-        now = _utc(now or _now())
+        now = as_utc(now or _now())
         with self.engine.connect() as conn:
             due = conn.execute(select(reminders.c.appointment_id, reminders.c.was_read).where(
                 reminders.c.state.in_((states.SENT, states.DELIVERED, states.READ))
@@ -438,7 +297,7 @@ class ReminderStore:
                 reminders.c.appointment_id == appointment_id)).scalar()
             if rid is None:
                 return False
-            self._add_event(conn, rid, event[:24], False, _utc(at or _now()), source, detail)
+            self._add_event(conn, rid, event[:24], False, as_utc(at or _now()), source, detail)
         return True
 
     def apply_provider_status(self, provider_message_id: str, status: str,
@@ -484,7 +343,7 @@ class ReminderStore:
                 earlier_messages.c.message_id == message_id)).first()
             if earlier is None:
                 return False
-            self._add_event(conn, earlier.reminder_id, f"earlier:{status}"[:24], False, _utc(at or _now()),
+            self._add_event(conn, earlier.reminder_id, f"earlier:{status}"[:24], False, as_utc(at or _now()),
                             "provider", {"status": status, "code": error_code, "touch": earlier.touch,
                                          "message_id": message_id})
         return True
@@ -493,7 +352,7 @@ class ReminderStore:
                    detail: Optional[dict] = None, reason: Optional[str] = None,
                    error_code: Optional[int] = None) -> Optional[Reminder]:
         """Applies `target` if the state machine allows it; always records the event."""
-        at = _utc(at)
+        at = as_utc(at)
         with self.engine.begin() as conn:
             row = self._locked_row(conn, appointment_id)
             if row is None:

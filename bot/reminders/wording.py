@@ -8,7 +8,7 @@ from typing import List, Optional
 
 from bot.messaging.templates import REMINDER_FILE, provider_name
 from bot.offices.settings import configured_offices, for_office
-from bot.reminders.store import Reminder
+from bot.reminders.records import Reminder
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterable, Mapping, NamedTuple, Optional, Sequence,
 from zoneinfo import ZoneInfo
 
 from bot.reminders import states
-from bot.reminders.store import Reminder, ReminderEvent
+from bot.reminders.records import Reminder, ReminderEvent
 from bot.reports.touch_history import Send, sends_of
 
 # The reminder events facts_of reads: loaders may skip the others (scheduled,

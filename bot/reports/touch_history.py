@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Iterable, List, NamedTuple, Optional, Tuple
 
 from bot.reminders import states
-from bot.reminders.store import ReminderEvent
+from bot.reminders.records import ReminderEvent
 
 
 class Send(NamedTuple):

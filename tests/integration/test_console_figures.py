@@ -613,7 +613,7 @@ def test_every_table_row_column_and_title_has_its_words():
 
 def figures_priced_by_the_provider():
     """The figures of one reminder whose delivery status carried Meta's pricing."""
-    from bot.reminders.store import Reminder, ReminderEvent
+    from bot.reminders.records import Reminder, ReminderEvent
     from bot.reports.compute import compute_figures
     from bot.reports.figure_types import Period
     from bot.reports.reminder_history import ReminderHistory

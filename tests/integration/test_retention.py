@@ -26,8 +26,9 @@ from bot.foundation.settings import PROJECT_ROOT
 from bot.messaging import webhook_receipts as receipts
 from bot.messaging.webhook_receipts import webhook_receipts
 from bot.reminders import sms_fallback
+from bot.reminders.records import reminder_events, reminders, unmatched_statuses
 from bot.reminders.sms_fallback import SENT, sms_fallbacks
-from bot.reminders.store import ReminderStore, reminder_events, reminders, unmatched_statuses
+from bot.reminders.store import ReminderStore
 from tests.support.console import PASSWORD, Tracker, console_settings
 
 # Tables these tests fill directly, not through their stores.

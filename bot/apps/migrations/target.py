@@ -12,11 +12,11 @@ from bot.citizens import links
 from bot.console import accounts, nlu_review_table
 from bot.messaging import webhook_receipts
 from bot.offers import store as offer_store
+from bot.reminders import records as reminder_records
 from bot.reminders import sms_fallback, variant_choice
-from bot.reminders import store as reminder_store
 
 STORE_SCHEMAS: Tuple[MetaData, ...] = (
-    reminder_store.SCHEMA,
+    reminder_records.SCHEMA,
     variant_choice.SCHEMA,
     offer_store.SCHEMA,
     sms_fallback.SCHEMA,
