@@ -63,6 +63,7 @@ from bot.offices.settings import for_office
 from bot.reminders import states
 from bot.reminders.provider_status import reason_for_error
 from bot.reminders.store import ReminderStore
+from bot.reminders.variant_choice import choose_variant
 
 log = logging.getLogger(__name__)
 
@@ -187,12 +188,19 @@ class HistoryWriter:
                                          check.problem, at=sent_at)
             summary.outcomes[f"failed:{check.problem}"] += 1
             return OUTCOME_FAILED
-        window = for_office(appointment.office_id).reply_window
+        office = for_office(appointment.office_id)
+        window = office.reply_window
         story = plan_past_reminder(self.profile, check.e164, appointment.id, sent_at,
                                    answer_deadline(sent_at, window, appointment.starts_at))
         story = reconcile(story, appointment)
+        # The office's wording experiment gives each appointment its variant, as the job
+        # does; the simulated citizens answer every variant alike (no effect is made up).
+        variant = choose_variant(appointment.id, appointment.office_id, office.experiment,
+                                 [v for v in office.experiment.variants if v not in office.experiment.retired]
+                                 if office.experiment else [])
         reminder = self.store.schedule(appointment.id, day, appointment.office_id, check.e164,
-                                       appointment.language, at=sent_at - timedelta(seconds=1))
+                                       appointment.language, at=sent_at - timedelta(seconds=1),
+                                       touch=office.touches[-1].name, variant=variant)
         if reminder.state != states.SCHEDULED:  # there already, without a service day
             summary.reminders -= 1
             summary.kept += 1
