@@ -24,7 +24,7 @@ from datetime import datetime, time, timedelta
 from typing import Awaitable, Callable, List
 from zoneinfo import ZoneInfo
 
-from bot.booking import CANCELLED, AppointmentNotFound, BookingError, BookingSystem
+from bot.booking import CANCELLED, NOT_SUPPORTED, AppointmentNotFound, BookingError, BookingRefused, BookingSystem
 from bot.foundation.aio import in_thread
 from bot.foundation.clock import utc_now
 from bot.foundation.phone import to_e164
@@ -69,6 +69,14 @@ class OfferRound:
         for slot in await in_thread(self.store.open_slots):
             try:
                 await self._offer(slot, now, summary)
+            except BookingRefused as exc:
+                if exc.code != NOT_SUPPORTED:
+                    log.warning("Freed slot %s not offered this pass: %s", slot.id, exc)
+                    continue
+                # An adapter without waiting lists: say so once, not every pass.
+                if await in_thread(self.store.close_slot, slot.id, offers.NOT_OFFERED,
+                                   "booking_system_has_no_waiting_list", now):
+                    log.warning("Freed slot %s not offered: the booking system has no waiting lists", slot.id)
             except BookingError as exc:
                 log.warning("Freed slot %s not offered this pass: booking system error %s", slot.id, exc)
         return summary

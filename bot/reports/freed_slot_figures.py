@@ -18,8 +18,9 @@ from bot.reports.figure_types import FreedSlotFigures, WaitingList, share
 # Why a freed slot was not offered: the offer round's reasons (bot/offers),
 # then those of a slot it left no reason on.
 NO_WAITING_LIST, TOO_LATE, NOBODY_LEFT = "office_has_no_waiting_list", "too_late", "nobody_left"
+NO_BOOKING_SUPPORT = "booking_system_has_no_waiting_list"
 STILL_OPEN, OTHER = "still_open", "other"
-NOT_OFFERED_REASONS = (NO_WAITING_LIST, TOO_LATE, NOBODY_LEFT, STILL_OPEN, OTHER)
+NOT_OFFERED_REASONS = (NO_WAITING_LIST, NO_BOOKING_SUPPORT, TOO_LATE, NOBODY_LEFT, STILL_OPEN, OTHER)
 
 
 @dataclass(frozen=True)

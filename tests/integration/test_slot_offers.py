@@ -6,6 +6,7 @@ who gets a slot; Recorda never tells anyone something it did not do."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 from typing import Any, List, Tuple
 
@@ -301,3 +302,32 @@ async def test_the_person_who_cancelled_is_not_offered_their_own_slot(world, dom
     canceller = to_e164(appointment.phone, "ES")
     assert canceller not in offered_to
     assert offered_to == {to_e164(w.phone, "ES") for w in waiting} - {canceller}
+
+
+async def test_a_booking_system_without_waiting_lists_closes_the_slot_once(db_url, clock, tmp_path, monkeypatch):
+    # TownBooking, like any adapter that does not implement them, answers not_supported.
+    from bot.booking import CANCELLED
+    from tests.support.town_booking import TownBooking
+
+    everyone = tmp_path / "everyone.yml"
+    everyone.write_text(OFFICES_YML.format(at_once=3))
+    monkeypatch.setenv("RECORDA_OFFICES_FILE", str(everyone))
+    town = TownBooking()
+    cancelled = dataclasses.replace(town.appointments[0], status=CANCELLED)
+    town.appointments[0] = cancelled
+    reminders, store, sender = ReminderStore(db_url), OfferStore(db_url), []
+    reminders.schedule(cancelled.id, cancelled.starts_at.astimezone(MADRID).date(), cancelled.office_id,
+                       "+34612345678", "ca")
+    reminders.record_answer(cancelled.id, states.CANCELLED, "button")
+    clock.set(cancelled.starts_at - timedelta(days=1))
+
+    async def send(phone, offer):
+        sender.append(offer)
+
+    offer_round = OfferRound(store, reminders, town, send, MADRID, "ES")
+    await offer_round.run_once()
+    await offer_round.run_once()
+
+    slot = store.freed(cancelled.id)
+    assert (slot.state, slot.reason) == (offers.NOT_OFFERED, "booking_system_has_no_waiting_list")
+    assert sender == []
