@@ -40,6 +40,7 @@ from bot.messaging.inbound import InboundMessage, StatusUpdate
 from bot.messaging.sms import ProviderError
 from bot.messaging.templates import REMINDER_FILE, REMINDER_TEMPLATE, provider_name
 from bot.messaging.webhook_receipts import WebhookReceipts
+from bot.offers.store import ANSWERABLE, FAILED, OfferStore
 from bot.reminders.provider_status import reason_for_error
 from bot.reminders.store import ReminderStore
 from connectors.webhook_operations import handing_over, observed_webhook
@@ -203,10 +204,14 @@ class WhatsAppOutput(OutputChannel, abc.ABC):
         else:
             self.log.warning("Custom message without template or text not sent to %s", mask(recipient_id))
 
+    # The store of freed slots' offers, when the channel has a database.
+    offers: Optional[OfferStore] = None
+
     async def send_offer_template(self, recipient_id: str, template: Dict[str, Any]) -> Optional[str]:
         """The offer of a freed slot (bot/offers): sent once already, as the
-        worker claims the offer before asking the assistant; an offer that
-        fails to go out simply expires."""
+        worker claims the offer before asking the assistant. An offer the
+        provider refuses is marked failed, so the next people get theirs
+        without waiting for it to expire."""
         language = template.get("language", "ca")
         try:
             name = self.provider_template_name(template.get("template"))
@@ -219,6 +224,8 @@ class WhatsAppOutput(OutputChannel, abc.ABC):
             return await self.deliver(recipient_id, message)
         except ProviderError as exc:
             self.log.error("Offer %s to %s failed: %s", template.get("offer_id"), mask(recipient_id), exc)
+            if self.offers is not None:
+                await in_thread(self.offers.move, int(template["offer_id"]), ANSWERABLE, FAILED)
             return None
 
     async def send_reminder_template(self, recipient_id: str, template: Dict[str, Any]) -> Optional[str]:
@@ -278,6 +285,7 @@ class WhatsAppInput(InputChannel, abc.ABC):
         self.seal_secret = seal_secret
         self.reminders = output.reminders
         self.receipts = WebhookReceipts(db_url) if db_url else None
+        output.offers = OfferStore(db_url) if db_url else None
 
     # --- provider -------------------------------------------------------------------
     @abc.abstractmethod

@@ -172,8 +172,8 @@ class OfferRound:
             log.error("Offer %s refused by the assistant: %s", offer.id, exc)
             await in_thread(self.store.move, offer.id, (offers.SENDING,), offers.FAILED, now)
             return False
-        await in_thread(self.store.move, offer.id, (offers.SENDING,), offers.SENT, now)
-        return True
+        # False when the channel found the provider refused it (marked failed meanwhile).
+        return await in_thread(self.store.move, offer.id, (offers.SENDING,), offers.SENT, now)
 
     async def _close(self, slot: FreedSlot, reason: str, now: datetime, summary: RoundSummary) -> None:
         if await in_thread(self.store.close_slot, slot.id, offers.UNCLAIMED, reason, now):

@@ -249,3 +249,36 @@ async def test_refused_send_is_not_retried_and_keeps_its_reason(webhook, provide
     assert len(provider.sent()) == 1
     reminder = ReminderStore(db_url).get("VLD-3")
     assert (reminder.state, reminder.reason, reminder.error_code) == (states.FAILED, "no_whatsapp_account", 302)
+
+
+@pytest.mark.asyncio
+async def test_an_offer_goes_out_as_its_template_and_a_refused_one_is_marked_failed(webhook, provider, db_url):
+    from datetime import timedelta
+
+    from bot.foundation.clock import utc_now
+    from bot.offers import store as offers
+    from bot.offers.store import OfferStore
+
+    store = OfferStore(db_url)
+    slot = store.record_freed("VLD-9", "oac-centre", "padro", utc_now() + timedelta(days=1))
+    sent, refused = (store.create_offer(slot.id, f"WL-{i}", CITIZEN, "Anna", "ca", utc_now() + timedelta(hours=1))
+                     for i in (1, 2))
+    for offer in (sent, refused):
+        store.move(offer.id, (offers.PENDING,), offers.SENDING)
+    out = webhook.channel.output
+
+    await out.send_custom_json(CITIZEN, {"whatsapp_template": {
+        "template": "slot_offer", "offer_id": sent.id, "language": "ca", "parameters": ["Anna", "dimarts", "Padró", "OAC"],
+        "quick_replies": [f'/take_offer{{"offer_id":"{sent.id}"}}', f'/decline_offer{{"offer_id":"{sent.id}"}}']}})
+    provider.script = [(422, {"errors": [{"code": 302, "message": "contact is not registered on WhatsApp"}]}, {})]
+    await out.send_custom_json(CITIZEN, {"whatsapp_template": {
+        "template": "slot_offer", "offer_id": refused.id, "language": "ca", "parameters": ["Anna"] * 4,
+        "quick_replies": []}})
+
+    hsm = provider.sent()[0]["content"]["hsm"]
+    assert hsm["templateName"] == "recorda_slot_offer"
+    assert [c["parameters"][0]["payload"] for c in hsm["components"][1:]] == [
+        f'/take_offer{{"offer_id":"{sent.id}"}}', f'/decline_offer{{"offer_id":"{sent.id}"}}']
+    assert ReminderStore(db_url).get("VLD-9") is None  # an offer is no reminder
+    assert store.offer(sent.id).state == offers.SENDING  # the worker records it sent
+    assert store.offer(refused.id).state == offers.FAILED
