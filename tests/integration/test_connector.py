@@ -268,7 +268,8 @@ async def test_an_offer_goes_out_as_its_template_and_a_refused_one_is_marked_fai
     out = webhook.channel.output
 
     await out.send_custom_json(CITIZEN, {"whatsapp_template": {
-        "template": "slot_offer", "offer_id": sent.id, "language": "ca", "parameters": ["Anna", "dimarts", "Padró", "OAC"],
+        "template": "slot_offer", "offer_id": sent.id, "language": "ca",
+        "parameters": ["Anna", "dimarts", "Padró", "OAC"],
         "quick_replies": [f'/take_offer{{"offer_id":"{sent.id}"}}', f'/decline_offer{{"offer_id":"{sent.id}"}}']}})
     provider.script = [(422, {"errors": [{"code": 302, "message": "contact is not registered on WhatsApp"}]}, {})]
     await out.send_custom_json(CITIZEN, {"whatsapp_template": {
