@@ -128,7 +128,7 @@ def plan(store: ReminderStore, appointments: Iterable[Appointment], service_day:
             if existing is None:
                 store.schedule(appointment.id, service_day, appointment.office_id, check.e164,
                                appointment.language, touch=touch.name, variant=variant)
-            elif existing.touch != touch.name and not store.rearm_for_touch(
+            elif existing.touch not in (touch.name, None) and not store.rearm_for_touch(
                     appointment.id, touch.name, _earlier(touch, office.touches), variant=variant):
                 summary.already_done += 1  # another run moved it meanwhile
                 continue

@@ -199,6 +199,19 @@ async def test_a_later_touch_is_sent_once_after_a_crash_at_any_point(offices, db
     assert sum(s.sent for s in summaries) == 1
 
 
+async def test_a_reminder_scheduled_before_touches_existed_is_sent_once(offices, db_url, clock, monday):
+    # A run of an older Recorda, killed after scheduling: its row names no touch.
+    town, store = Town(), ReminderStore(db_url)
+    assistant = Assistant(store)
+    appointment = town.add(PLATJA, day_after(monday, 1), "+34612000051")
+    store.schedule(appointment.id, appointment.starts_at.date(), PLATJA, "+34612000051", "ca")
+
+    await run_at(db_url, town, assistant, monday)
+    await run_at(db_url, town, assistant, monday + timedelta(minutes=10))
+
+    assert assistant.sends[appointment.id] == 1 and store.get(appointment.id).state == states.SENT
+
+
 async def test_nothing_goes_to_an_office_in_its_quiet_hours_and_a_later_run_sends_it(
         offices, db_url, clock, monday):
     town, store = Town(), ReminderStore(db_url)
