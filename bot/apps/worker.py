@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import logging
 import os
-import time
 from datetime import date, datetime, timedelta
 from typing import Awaitable, Callable, List, Optional
 
@@ -104,18 +103,10 @@ def offer_sender(session: aiohttp.ClientSession, settings: Settings) -> SendOffe
     return send
 
 
-OFFER_ROUND_SECONDS = 10.0  # a freed slot waits at most this long for its first offers
-
-
-def every(seconds: float, duty: Duty, clock: Callable[[], float] = time.monotonic) -> Duty:
-    """`duty` at most once per `seconds`, for duties heavier than a pass needs."""
-    last = [float("-inf")]
-
-    async def throttled() -> None:
-        if clock() - last[0] >= seconds:
-            last[0] = clock()
-            await duty()
-    return throttled
+# A freed slot waits about this long for its first offers. The offer round
+# runs in a loop of its own: a slow booking system delays offers, never the
+# retry queue or the reply windows.
+OFFER_ROUND_SECONDS = 10.0
 
 
 def expiry_duty(store: ReminderStore) -> Duty:
@@ -184,8 +175,7 @@ async def main(interval: float, port: Optional[int] = None, host: str = "127.0.0
                               outcome_notifier(session, settings, sms_notifier))
         offers = OfferRound(OfferStore(settings.db_url), ReminderStore(settings.db_url), booking,
                             offer_sender(session, settings), settings.timezone, settings.default_region)
-        duties = [outbox.run_once, expiry_duty(ReminderStore(settings.db_url)),
-                  every(OFFER_ROUND_SECONDS, offers.run_once)]
+        duties = [outbox.run_once, expiry_duty(ReminderStore(settings.db_url))]
         if fallback is not None:
             duties.append(fallback.run_once)
         retention = retention_duty(settings)
@@ -193,7 +183,8 @@ async def main(interval: float, port: Optional[int] = None, host: str = "127.0.0
             duties.append(retention)
         log.info("Worker started (every %.1fs)", interval)
         try:
-            await run_duties(duties, interval, heartbeat)
+            await asyncio.gather(run_duties(duties, interval, heartbeat),
+                                 run_duties([offers.run_once], OFFER_ROUND_SECONDS))
         finally:
             await booking.close()
             if sms_notifier is not None:
