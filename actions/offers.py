@@ -63,7 +63,9 @@ class ActionSendSlotOffer(Action):
             office = await booking.get_office(slot.office_id)
             procedure = await booking.get_procedure(slot.procedure_id)
         except BookingError as exc:
-            log.error("Offer %s not sent: booking system error %s", offer.id, exc)
+            # Back to pending: the worker's next pass offers it again.
+            log.error("Offer %s not sent yet: booking system error %s", offer.id, exc)
+            await in_thread(Services.offers().move, offer.id, (offers.SENDING,), offers.PENDING)
             return []
         language = normalise_language(offer.language, Services.settings().default_language)
         parameters = [first_name(offer.citizen_name),

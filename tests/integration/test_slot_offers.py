@@ -331,3 +331,28 @@ async def test_a_booking_system_without_waiting_lists_closes_the_slot_once(db_ur
     slot = store.freed(cancelled.id)
     assert (slot.state, slot.reason) == (offers.NOT_OFFERED, "booking_system_has_no_waiting_list")
     assert sender == []
+
+
+async def test_an_offer_the_assistant_could_not_send_is_offered_again_next_pass(world, domain, booking_service):
+    send = world.sender
+
+    async def during_an_outage(phone, offer):
+        booking_service.set_outage(True)
+        try:
+            await send(phone, offer)
+        finally:
+            booking_service.set_outage(False)
+
+    world.round.send = during_an_outage
+    appointment, _, summary, _ = await freed_and_offered(world, "70", people=2)
+    pending = [o for o in world.offers.offers_of(world.offers.freed(appointment.id).id)]
+    assert summary.offered == 0 and world.sender.said[:2] == [[], []]
+    assert {o.state for o in pending} == {offers.PENDING}
+
+    world.round.send = send
+    summary = await world.round.run_once()
+
+    assert summary.offered == 2
+    assert {world.offers.offer(o.id).state for o in pending} == {offers.SENT}
+    assert all(messages[0]["custom"]["whatsapp_template"]["template"] == "slot_offer"
+               for messages in world.sender.said[2:])
