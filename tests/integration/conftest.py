@@ -77,6 +77,15 @@ def receiver():
         yield recorder
 
 
+@pytest.fixture
+def live(simulator, receiver):
+    """The module's live simulator (its own `simulator` fixture: profile and
+    seed) with no message and no recorded webhook left from other tests."""
+    simulator.reset()
+    receiver.clear()
+    return simulator
+
+
 @pytest_asyncio.fixture
 async def http():
     """An HTTP client session for the test."""

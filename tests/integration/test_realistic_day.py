@@ -134,20 +134,8 @@ def simulator(receiver):
         yield sim
 
 
-@pytest.fixture
-def live(simulator, receiver):
-    simulator.reset()
-    receiver.clear()
-    return simulator
-
-
 def statuses(receiver, message_id):
     return [e["message"]["status"] for e in receiver.events(message_id) if e["type"] == "message.updated"]
-
-
-def inbound(receiver, msisdn):
-    return [e["message"] for e in receiver.events()
-            if e["type"] == "message.created" and e["message"]["from"] == msisdn]
 
 
 async def test_citizens_of_a_realistic_profile_act_by_themselves(live, receiver, http):
@@ -162,11 +150,11 @@ async def test_citizens_of_a_realistic_profile_act_by_themselves(live, receiver,
             for name, number in who.items()}
 
     def done(_):
-        return (len(inbound(receiver, who["confirm_button"])) == 1
-                and len(inbound(receiver, who["cancel_text"])) == 1
-                and len(inbound(receiver, who["confirm_text"])) == 1
-                and len(inbound(receiver, who["hides_receipts"])) == 1
-                and len(inbound(receiver, who["reads_late"])) == 1
+        return (len(receiver.messages_from(who["confirm_button"])) == 1
+                and len(receiver.messages_from(who["cancel_text"])) == 1
+                and len(receiver.messages_from(who["confirm_text"])) == 1
+                and len(receiver.messages_from(who["hides_receipts"])) == 1
+                and len(receiver.messages_from(who["reads_late"])) == 1
                 and "failed" in statuses(receiver, sent["no_such_number"])
                 and "failed" in statuses(receiver, sent["no_whatsapp"]))
     await receiver.wait_for(done, timeout=15)
@@ -177,21 +165,21 @@ async def test_citizens_of_a_realistic_profile_act_by_themselves(live, receiver,
     assert [e["message"]["error"]["code"] for e in receiver.events(sent["no_such_number"])] == [1002]
     assert statuses(receiver, sent["phone_off"]) == ["sent"]          # never delivered
     assert statuses(receiver, sent["never_reads"]) == ["sent", "delivered"]
-    assert not inbound(receiver, who["phone_off"]) and not inbound(receiver, who["never_reads"])
+    assert not receiver.messages_from(who["phone_off"]) and not receiver.messages_from(who["never_reads"])
 
-    [tap] = inbound(receiver, who["confirm_button"])
+    [tap] = receiver.messages_from(who["confirm_button"])
     assert tap["type"] == "button" and tap["replyTo"]["id"] == sent["confirm_button"]
     assert tap["content"]["button"]["payload"].startswith("/confirm_appointment")
     assert statuses(receiver, sent["confirm_button"]) == ["sent", "delivered", "read"]
 
-    [spanish] = inbound(receiver, who["cancel_text"])
+    [spanish] = receiver.messages_from(who["cancel_text"])
     assert spanish["type"] == "text" and spanish["content"]["text"] in ANSWER_TEXTS["es"][CANCELLED]
-    [english] = inbound(receiver, who["confirm_text"])
+    [english] = receiver.messages_from(who["confirm_text"])
     assert english["content"]["text"] in ANSWER_TEXTS["en"][CONFIRMED]
 
     # Read receipts off: delivered, answered, never "read".
     assert statuses(receiver, sent["hides_receipts"]) == ["sent", "delivered"]
-    assert inbound(receiver, who["hides_receipts"])[0]["type"] == "button"
+    assert receiver.messages_from(who["hides_receipts"])[0]["type"] == "button"
     assert statuses(receiver, sent["reads_late"]) == ["sent", "delivered", "read"]
 
     # The same path as /sim/reply: signed like every webhook.
@@ -209,10 +197,10 @@ async def test_citizens_of_a_realistic_profile_act_by_themselves(live, receiver,
 async def test_asked_back_after_cancelling_in_words_the_citizen_taps_cancel(live, receiver, http):
     number = numbers_behaving(Profile.realistic(seed=LIVE_SEED), "cancel_text")["cancel_text"]
     await sim_send(http, live, reminder(number, "es", "A-7"))
-    await receiver.wait_for(lambda _: inbound(receiver, number), timeout=10)
+    await receiver.wait_for(lambda _: receiver.messages_from(number), timeout=10)
     question = await sim_send(http, live, ask_back(number, "A-7"))   # as the assistant would
-    await receiver.wait_for(lambda _: len(inbound(receiver, number)) == 2, timeout=10)
-    tap = inbound(receiver, number)[1]
+    await receiver.wait_for(lambda _: len(receiver.messages_from(number)) == 2, timeout=10)
+    tap = receiver.messages_from(number)[1]
     assert tap["type"] == "interactive" and tap["replyTo"]["id"] == question
     assert tap["content"]["interactive"]["reply"]["id"].startswith("/cancel_appointment")
 
@@ -224,14 +212,14 @@ async def test_the_profile_is_switched_at_run_time(live, receiver, http):
     message_id = await sim_send(http, live, reminder(number, "ca", "A-8"))
     await receiver.wait_for(lambda _: statuses(receiver, message_id) == ["sent", "delivered", "read"])
     await asyncio.sleep(0.3)
-    assert not inbound(receiver, number)  # manual: the phone page answers, nobody else
+    assert not receiver.messages_from(number)  # manual: the phone page answers, nobody else
 
     status, chosen = await sim_call(http, live, "POST", "/sim/behaviour",
                                 {"profile": "realistic", "time_scale": LIVE_SCALE, "seed": 7,
                                  "shares": {"confirm_button": 1000}})
     assert status == 200 and chosen["seed"] == 7 and chosen["shares"]["confirm_button"] > 0.99
     message_id = await sim_send(http, live, reminder(number, "ca", "A-9"))
-    await receiver.wait_for(lambda _: inbound(receiver, number), timeout=10)
+    await receiver.wait_for(lambda _: receiver.messages_from(number), timeout=10)
     for bad in ({"profile": "chaotic"}, {"profile": "realistic", "time_scale": -1}):
         status, answer = await sim_call(http, live, "POST", "/sim/behaviour", bad)
         assert status == 422 and answer["errors"][0]["parameter"] == "profile"

@@ -278,18 +278,6 @@ def simulator(receiver):
         yield sim
 
 
-@pytest.fixture
-def live(simulator, receiver):
-    simulator.reset()
-    receiver.clear()
-    return simulator
-
-
-def inbound(receiver, msisdn):
-    return [e["message"] for e in receiver.events()
-            if e["type"] == "message.created" and e["message"]["from"] == msisdn]
-
-
 def statuses(receiver, message_id):
     return [e["message"]["status"] for e in receiver.events(message_id) if e["type"] == "message.updated"]
 
@@ -304,16 +292,16 @@ async def test_waiting_citizens_answer_offers_through_signed_webhooks(live, rece
     sent = {taker: await sim_send(http, live, offer(taker, 7)),
             decliner: await sim_send(http, live, offer(decliner, 8, "ca")),
             silent: await sim_send(http, live, offer(silent, 9, "es"))}
-    await receiver.wait_for(lambda _: inbound(receiver, taker) and inbound(receiver, decliner), timeout=10)
+    await receiver.wait_for(lambda _: receiver.messages_from(taker) and receiver.messages_from(decliner), timeout=10)
     await asyncio.sleep(0.5)  # time enough for anything that should not happen
 
-    [take] = inbound(receiver, taker)
+    [take] = receiver.messages_from(taker)
     assert take["type"] == "button" and take["replyTo"]["id"] == sent[taker]
     assert take["content"]["button"] == {"text": "Take it", "payload": '/take_offer{"offer_id":"7"}'}
     assert statuses(receiver, sent[taker]) == ["sent", "delivered", "read"]
-    [decline] = inbound(receiver, decliner)
+    [decline] = receiver.messages_from(decliner)
     assert decline["content"]["button"] == {"text": "No, gràcies", "payload": '/decline_offer{"offer_id":"8"}'}
-    assert not inbound(receiver, silent)
+    assert not receiver.messages_from(silent)
 
 
 async def test_the_phone_page_shows_the_offer_and_its_two_buttons(live, receiver, http):

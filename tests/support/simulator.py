@@ -79,6 +79,11 @@ class WebhookReceiver:
         bodies = [r.json for r in self.requests]
         return [b for b in bodies if message_id is None or b["message"]["id"] == message_id]
 
+    def messages_from(self, msisdn: str) -> List[dict]:
+        """The messages a citizen's number sent (message.created webhooks)."""
+        return [e["message"] for e in self.events()
+                if e["type"] == "message.created" and e["message"]["from"] == msisdn]
+
     async def wait_for(self, predicate: Callable[[List[RecordedRequest]], bool],
                        timeout: float = 5.0) -> List[RecordedRequest]:
         """Polls (without blocking the event loop) until predicate(requests) holds."""
