@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Awaitable, Callable, List
+from typing import Awaitable, Callable, List, Set
 from zoneinfo import ZoneInfo
 
 from bot.booking import CANCELLED, NOT_SUPPORTED, AppointmentNotFound, BookingError, BookingRefused, BookingSystem
@@ -114,9 +114,10 @@ class OfferRound:
 
     # --- 3. offers ----------------------------------------------------------------
     async def _offer(self, slot: FreedSlot, now: datetime, summary: RoundSummary) -> None:
-        settings = for_office(slot.office_id).waiting_list
-        outstanding = [o for o in await in_thread(self.store.offers_of, slot.id)
-                       if o.state in offers.OUTSTANDING]
+        office = for_office(slot.office_id)
+        settings = office.waiting_list
+        made = await in_thread(self.store.offers_of, slot.id)
+        outstanding = [o for o in made if o.state in offers.OUTSTANDING]
         for offer in outstanding:
             if offer.state == offers.PENDING:  # the assistant was unavailable: try again
                 summary.offered += await self._send(offer, now)
@@ -125,10 +126,11 @@ class OfferRound:
         if slot.starts_at - now < settings.min_notice:
             await self._close(slot, "too_late", now, summary)
             return
-        quiet = for_office(slot.office_id).quiet_hours
+        quiet = office.quiet_hours
         if quiet is not None and quiet.contains(now.astimezone(self.timezone).time()):
             return
-        chosen = await self._next_people(slot, now, settings.offers_at_once, settings.max_offers_per_day)
+        chosen = await self._next_people(slot, {o.entry_id for o in made}, now, settings.offers_at_once,
+                                         settings.max_offers_per_day)
         if not chosen:
             await self._close(slot, "nobody_left", now, summary)
             return
@@ -139,10 +141,9 @@ class OfferRound:
             if await self._send(offer, now):
                 summary.offered += 1
 
-    async def _next_people(self, slot: FreedSlot, now: datetime, count: int,
+    async def _next_people(self, slot: FreedSlot, already: Set[str], now: datetime, count: int,
                            daily_cap: int) -> List[tuple]:
         waiting = await self.booking.waiting_list(slot.office_id, slot.procedure_id)
-        already = {o.entry_id for o in await in_thread(self.store.offers_of, slot.id)}
         cancelled_by = await in_thread(self.reminders.get, slot.appointment_id)
         local_midnight = datetime.combine(now.astimezone(self.timezone).date(), time(), self.timezone)
         chosen = []
