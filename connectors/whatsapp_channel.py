@@ -212,21 +212,24 @@ class WhatsAppOutput(OutputChannel, abc.ABC):
         worker claims the offer before asking the assistant. An offer the
         provider refuses is marked failed, so the next people get theirs
         without waiting for it to expire."""
-        language = template.get("language", "ca")
         try:
             name = self.provider_template_name(template.get("template"))
         except KeyError as exc:
             self.log.error("Offer %s not sent: %s", template.get("offer_id"), exc)
             return None
-        message = self.render_template(name, self.template_languages.get(language, language),
-                                       template.get("parameters", []), template.get("quick_replies", []))
         try:
-            return await self.deliver(recipient_id, message)
+            return await self.deliver(recipient_id, self._rendered(name, template))
         except ProviderError as exc:
             self.log.error("Offer %s to %s failed: %s", template.get("offer_id"), mask(recipient_id), exc)
             if self.offers is not None:
                 await in_thread(self.offers.move, int(template["offer_id"]), ANSWERABLE, FAILED)
             return None
+
+    def _rendered(self, name: str, template: Dict[str, Any]) -> Any:
+        """The approved template `name` with the action's language, parameters and buttons."""
+        language = template.get("language", "ca")
+        return self.render_template(name, self.template_languages.get(language, language),
+                                    template.get("parameters", []), template.get("quick_replies", []))
 
     async def send_reminder_template(self, recipient_id: str, template: Dict[str, Any]) -> Optional[str]:
         """Sends the reminder template once per appointment, whoever asks and
@@ -246,10 +249,8 @@ class WhatsAppOutput(OutputChannel, abc.ABC):
             # A template offices.yml names but the project lacks: send the default one rather than nothing.
             self.log.error("Reminder for %s: %s; the default reminder is sent", appointment_id, exc)
             name = self.template_name
-        message = self.render_template(name, self.template_languages.get(language, language),
-                                       template.get("parameters", []), template.get("quick_replies", []))
         try:
-            message_id = await self.deliver(recipient_id, message)
+            message_id = await self.deliver(recipient_id, self._rendered(name, template))
         except ProviderError as exc:
             reason = reason_for_error(exc.code if exc.code is not None else exc.status)
             self.log.error("Reminder for %s to %s failed: %s", appointment_id, mask(recipient_id), exc)

@@ -191,8 +191,11 @@ class OfferStore:
         return self.offer(offer_id)
 
     def offer(self, offer_id: int) -> Offer:
-        with self.engine.connect() as conn:
-            return Offer.from_row(conn.execute(select(slot_offers).where(slot_offers.c.id == offer_id)).one())
+        """The offer of that id, which must exist."""
+        found = self.find_offer(offer_id)
+        if found is None:
+            raise LookupError(f"no offer {offer_id}")
+        return found
 
     def find_offer(self, offer_id: int) -> Optional[Offer]:
         with self.engine.connect() as conn:
