@@ -284,17 +284,6 @@ def configured_offices() -> List[str]:
     return [str(office_id) for office_id in (_load(str(settings_path())).get("offices") or {})]
 
 
-def check_all() -> List[str]:
-    """Every office's settings read once; the problems found (empty: none)."""
-    problems = []
-    for office_id in [None, *configured_offices()]:
-        try:
-            for_office(office_id)
-        except OfficeSettingsError as exc:
-            problems.append(str(exc))
-    return problems
-
-
 def all_touches(office_ids: List[str]) -> List[Tuple[Touch, List[str]]]:
     """The distinct touches of these offices, earliest first, each with the
     offices that send it (what one run of the job sends)."""

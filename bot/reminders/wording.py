@@ -22,8 +22,8 @@ def reminder_template(reminder: Optional[Reminder]) -> str:
     try:
         provider_name(name)
     except KeyError:
-        # offices.yml names a template the project lacks (the job refuses to
-        # start then; this is a file changed since): the default beats silence.
+        # offices.yml names a template the project lacks (missing_templates()
+        # lists them; a test checks the repository's): the default beats silence.
         log.error("offices.yml names the template %s, which whatsapp_templates/ lacks; "
                   "the default reminder is sent", name)
         return REMINDER_FILE
