@@ -29,14 +29,15 @@ def apply_to_rasa() -> bool:
     """The speed-ups and the Sanic guard, in the Rasa server's process; False
     (with a warning) when the installed Rasa is not the pinned one."""
     global _rasa_patched
-    from bot.patches import rasa_speedups, sanic_guard, tracker_store_speedups
+    from bot.patches import endpoint_sessions, rasa_speedups, sanic_guard, tracker_store_speedups
 
     version = installed_rasa()
     if version != PINNED_RASA:
         log.warning("Rasa %s is installed, Recorda's patches are for %s: none applied "
                     "(install requirements.txt)", version, PINNED_RASA)
         return False
-    _rasa_patched = rasa_speedups.apply() and tracker_store_speedups.apply() and sanic_guard.apply()
+    _rasa_patched = (rasa_speedups.apply() and tracker_store_speedups.apply() and endpoint_sessions.apply()
+                     and sanic_guard.apply())
     return _rasa_patched
 
 
