@@ -13,6 +13,7 @@ import bot.foundation.clock
 from actions import trust
 from bot.booking import Appointment, AppointmentNotFound, BookingError, BookingSystem
 from bot.booking.outbox import BookingOutbox
+from bot.booking.reference_cache import ReferenceDataCache
 from bot.booking.rest import booking_system_from_settings
 from bot.foundation.languages import normalise_language
 from bot.foundation.phone import mask, to_e164
@@ -40,7 +41,11 @@ class Services:
     @classmethod
     def booking(cls) -> BookingSystem:
         if cls._booking is None:
-            cls._booking = booking_system_from_settings(cls.settings())
+            # Offices and procedures are read for every reminder and answer:
+            # kept for a while instead of one HTTP round trip each time.
+            settings = cls.settings()
+            cls._booking = ReferenceDataCache(booking_system_from_settings(settings),
+                                              ttl=settings.booking_reference_ttl)
         return cls._booking
 
     @classmethod

@@ -81,6 +81,9 @@ class Settings:
     # A send claimed this long ago and never recorded was interrupted: the job
     # settles it from the provider's statuses (bot/reminders/interrupted_sends.py).
     interrupted_send_seconds: float = 600.0
+    # The action server keeps offices and procedures this many seconds
+    # (bot/booking/reference_cache.py); 0: asks the booking system every time.
+    booking_reference_ttl: float = 300.0
 
     def __post_init__(self) -> None:
         check_whatsapp_channel(self.whatsapp_channel)
@@ -92,6 +95,7 @@ class Settings:
             db_url=_env("RECORDA_DB_URL", f"sqlite:///{VAR_DIR / 'recorda.db'}"),
             booking_url=_env("RECORDA_BOOKING_URL", "http://127.0.0.1:8081/api/v1").rstrip("/"),
             booking_token=_env("RECORDA_BOOKING_TOKEN", "sandbox-booking-token"),
+            booking_reference_ttl=float(_env("RECORDA_BOOKING_REFERENCE_TTL", "300")),
             rasa_url=_env("RECORDA_RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
             rasa_token=_env("RECORDA_RASA_TOKEN", _read_secret("rasa-token")),
             timezone=ZoneInfo(_env("RECORDA_TIMEZONE", "Europe/Madrid")),
