@@ -385,15 +385,20 @@ class WhatsAppInput(InputChannel, abc.ABC):
         is delivered: "recorded", or "duplicate" for one already applied. On
         failure the receipt is forgotten before the error is raised, so the
         provider's redelivery applies it."""
+        # One trip to a thread for the receipt and the status together:
+        # three statuses come for every message sent.
+        return await in_thread(self._record_status_once, event)
+
+    def _record_status_once(self, event: StatusUpdate) -> str:
         key = f"status:{event.message_id}:{event.status}"
-        if self.receipts is not None and not await in_thread(self.receipts.first_time, key):
+        if self.receipts is not None and not self.receipts.first_time(key):
             self.log.info("Duplicate webhook %s ignored", key)
             return "duplicate"
         try:
-            await self._record_status(event)
+            self._record_status(event)
         except Exception:
             if self.receipts is not None:
-                await in_thread(self.receipts.forget, key)
+                self.receipts.forget(key)
             raise
         return "recorded"
 
@@ -453,10 +458,9 @@ class WhatsAppInput(InputChannel, abc.ABC):
                 channel_seal.METADATA_KEY: channel_seal.seal(
                     self.seal_secret, self.name(), event.sender, event.message_id, event.kind, event.text)}
 
-    async def _record_status(self, event: StatusUpdate) -> None:
+    def _record_status(self, event: StatusUpdate) -> None:
         if self.reminders is None:
             return
         pricing = asdict(event.pricing) if event.pricing is not None else None
-        await in_thread(self.reminders.apply_provider_status, event.message_id, event.status,
-                        event.at, event.error_code, reason_for_error(event.error_code), pricing,
-                        event.recipient)
+        self.reminders.apply_provider_status(event.message_id, event.status, event.at, event.error_code,
+                                             reason_for_error(event.error_code), pricing, event.recipient)

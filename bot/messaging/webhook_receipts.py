@@ -16,6 +16,9 @@ webhook_receipts = Table(
     Column("key", String(200), primary_key=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
+# Built once: one receipt for every webhook, and a statement built for each
+# cost more CPU than its INSERT (bot/reminders/statements.py says more).
+_RECORD = insert(webhook_receipts)
 
 
 class WebhookReceipts:
@@ -26,8 +29,7 @@ class WebhookReceipts:
         """Records `key`; False when it was already recorded (a duplicate)."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(webhook_receipts).values(
-                    key=key[:200], received_at=bot.foundation.clock.now()))
+                conn.execute(_RECORD, {"key": key[:200], "received_at": bot.foundation.clock.now()})
             return True
         except IntegrityError:
             return False

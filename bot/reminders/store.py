@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, datetime
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,9 +20,10 @@ from bot.foundation.clock import stored_utc as _aware
 from bot.foundation.clock import utc_now as _now
 from bot.foundation.db import engine_with_tables
 from bot.offices.settings import for_office
-from bot.reminders import states
+from bot.reminders import statements, states
 from bot.reminders.records import (
     REMINDER_COLUMNS,
+    REMINDER_FIELDS,
     SCHEMA,
     Reminder,
     ReminderEvent,
@@ -50,8 +51,7 @@ class ReminderStore:
     # --- reading ----------------------------------------------------------
     def get(self, appointment_id: str) -> Optional[Reminder]:
         with self.engine.connect() as conn:
-            row = conn.execute(select(reminders).where(
-                reminders.c.appointment_id == appointment_id)).first()
+            row = conn.execute(statements.BY_APPOINTMENT, {"b_appointment": appointment_id}).first()
         return Reminder.from_row(row) if row else None
 
     def by_provider_message(self, message_id: str) -> Optional[Reminder]:
@@ -186,13 +186,12 @@ class ReminderStore:
     def _claim(self, appointment_id: str, at: Optional[datetime] = None) -> bool:
         now = as_utc(at) if at is not None else _now()
         with self.engine.begin() as conn:
-            result = conn.execute(update(reminders).where(
-                (reminders.c.appointment_id == appointment_id)
-                & (reminders.c.state == states.SCHEDULED)).values(state=states.SENDING, updated_at=now))
+            result = conn.execute(statements.MOVE_FROM_STATE, {
+                "b_appointment": appointment_id, "b_state": states.SCHEDULED,
+                "state": states.SENDING, "updated_at": now})
             if result.rowcount != 1:
                 return False
-            rid, touch = conn.execute(select(reminders.c.id, reminders.c.touch).where(
-                reminders.c.appointment_id == appointment_id)).one()
+            rid, touch = conn.execute(statements.ID_AND_TOUCH, {"b_appointment": appointment_id}).one()
             self._add_event(conn, rid, states.SENDING, True, now, "connector",
                             {"touch": touch} if touch else None)
         return True
@@ -239,8 +238,7 @@ class ReminderStore:
             moved = self._move(conn, row, states.SENT, at, "connector", detail,
                                extra={"provider_message_id": provider_message_id, "sent_at": at,
                                       "window_closes_at": at + window})
-            early = conn.execute(select(unmatched_statuses.c.id).where(
-                unmatched_statuses.c.message_id == provider_message_id).limit(1)).first()
+            early = conn.execute(statements.ANY_UNMATCHED, {"b_message": provider_message_id}).first()
         if early is not None:
             self._replay_unmatched(provider_message_id)
         return moved
@@ -310,43 +308,37 @@ class ReminderStore:
         in the event's detail for the cost figures; `recipient` (E.164) with
         a status no reminder matches yet."""
         from bot.reminders.provider_status import state_for_status
-        reminder = self.by_provider_message(provider_message_id)
-        if reminder is None and self._record_earlier_touch_status(provider_message_id, status, at, error_code):
-            return None
-        if reminder is None:
-            with self.engine.begin() as conn:
-                conn.execute(insert(unmatched_statuses).values(
-                    message_id=provider_message_id, status=status, error_code=error_code,
-                    reason=reason, at=at or _now(), recipient=recipient))
-            return None
-        target = state_for_status(status)
-        detail: Dict[str, Any] = {"status": status, "code": error_code}
-        if pricing:
-            detail["pricing"] = pricing
-        if target is None:
-            log.info("Unknown provider status %r for message %s; recorded, not applied",
-                     status, provider_message_id)
-            with self.engine.begin() as conn:
-                self._add_event(conn, reminder.id, f"status:{status}"[:24], False, at or _now(),
-                                "provider", detail)
-            return reminder
-        return self.transition(reminder.appointment_id, target, at or _now(), "provider", detail,
-                               reason=reason if target == states.FAILED else None,
-                               error_code=error_code if target == states.FAILED else None)
-
-    def _record_earlier_touch_status(self, message_id: str, status: str, at: Optional[datetime],
-                                     error_code: Optional[int]) -> bool:
-        """A status of an earlier touch's message: kept in the history, applied
-        to nothing (the reminder has moved on). False if it is no such message."""
+        at = as_utc(at or _now())
+        # One transaction, whatever the message turns out to be: three
+        # statuses come for every message the assistant sends.
         with self.engine.begin() as conn:
-            earlier = conn.execute(select(earlier_messages).where(
-                earlier_messages.c.message_id == message_id)).first()
-            if earlier is None:
-                return False
-            self._add_event(conn, earlier.reminder_id, f"earlier:{status}"[:24], False, as_utc(at or _now()),
-                            "provider", {"status": status, "code": error_code, "touch": earlier.touch,
-                                         "message_id": message_id})
-        return True
+            row = conn.execute(statements.LOCKED_BY_MESSAGE, {"b_message": provider_message_id}).first()
+            if row is None:
+                earlier = conn.execute(statements.EARLIER_MESSAGE, {"b_message": provider_message_id}).first()
+                if earlier is not None:
+                    # An earlier touch's message: kept in the history, applied to
+                    # nothing (the reminder has moved on).
+                    self._add_event(conn, earlier.reminder_id, f"earlier:{status}"[:24], False, at, "provider",
+                                    {"status": status, "code": error_code, "touch": earlier.touch,
+                                     "message_id": provider_message_id})
+                else:
+                    conn.execute(statements.ADD_UNMATCHED, {
+                        "message_id": provider_message_id, "status": status, "error_code": error_code,
+                        "reason": reason, "at": at, "recipient": recipient})
+                return None
+            target = state_for_status(status)
+            detail: Dict[str, Any] = {"status": status, "code": error_code}
+            if pricing:
+                detail["pricing"] = pricing
+            if target is None:
+                log.info("Unknown provider status %r for message %s; recorded, not applied",
+                         status, provider_message_id)
+                self._add_event(conn, row.id, f"status:{status}"[:24], False, at, "provider", detail)
+                return Reminder.from_row(row)
+            failed = target == states.FAILED
+            _, after = self._apply(conn, row, target, at, "provider", detail,
+                                   reason if failed else None, error_code if failed else None)
+        return after if after is not None else self.get(row.appointment_id)
 
     def transition(self, appointment_id: str, target: str, at: datetime, source: str,
                    detail: Optional[dict] = None, reason: Optional[str] = None,
@@ -357,19 +349,25 @@ class ReminderStore:
             row = self._locked_row(conn, appointment_id)
             if row is None:
                 return None
-            self._move(conn, row, target, at, source, detail, reason=reason, error_code=error_code)
-        return self.get(appointment_id)
+            _, after = self._apply(conn, row, target, at, source, detail, reason, error_code)
+        return after if after is not None else self.get(appointment_id)
 
     @staticmethod
     def _locked_row(conn, appointment_id: str):
-        return conn.execute(select(reminders).where(
-            reminders.c.appointment_id == appointment_id).with_for_update()).first()
+        return conn.execute(statements.LOCKED_BY_APPOINTMENT, {"b_appointment": appointment_id}).first()
 
     def _move(self, conn, row, target: str, at: datetime, source: str, detail: Optional[dict],
               reason: Optional[str] = None, error_code: Optional[int] = None,
               extra: Optional[dict] = None) -> bool:
         """Within a transaction: applies `target` to `row` if allowed, with
         `extra` column values either way, and records the event."""
+        return self._apply(conn, row, target, at, source, detail, reason, error_code, extra)[0]
+
+    def _apply(self, conn, row, target: str, at: datetime, source: str, detail: Optional[dict],
+               reason: Optional[str] = None, error_code: Optional[int] = None,
+               extra: Optional[dict] = None) -> Tuple[bool, Optional[Reminder]]:
+        """_move's work: whether `target` was applied, and the reminder as it
+        now is (None when another writer changed it first: read it again)."""
         new_state = states.next_state(row.state, target)
         values = dict(extra or {})
         if new_state is not None:
@@ -378,22 +376,25 @@ class ReminderStore:
                 values.update(reason=reason, error_code=error_code)
             if new_state == states.READ:
                 values["was_read"] = True
+        changed = True
         if values:
             # Guard on the state we read, so two writers cannot both move it.
-            result = conn.execute(update(reminders).where(
-                (reminders.c.id == row.id) & (reminders.c.state == row.state)).values(**values))
+            result = conn.execute(statements.UPDATE_IF_STATE, {"b_id": row.id, "b_state": row.state, **values})
             if result.rowcount != 1:
-                new_state = None
+                new_state, changed = None, False
         self._add_event(conn, row.id, target, new_state is not None, at, source, detail)
         if new_state == states.SENT:
             metrics.count_reminder_sent()
         elif new_state == states.FAILED:
             metrics.count_reminder_failed(reason)
-        return new_state is not None
+        if not changed:
+            return False, None
+        current = {**row._mapping, **values}
+        return new_state is not None, reminder_of_values(current[name] for name in REMINDER_FIELDS)
 
     @staticmethod
     def _add_event(conn, reminder_id: int, event: str, applied: bool, at: datetime, source: str,
                    detail: Optional[dict]) -> None:
-        conn.execute(insert(reminder_events).values(
-            reminder_id=reminder_id, event=event, applied=applied, at=at, source=source,
-            detail=json.dumps(detail, default=str) if detail else None))
+        conn.execute(statements.ADD_EVENT, {
+            "reminder_id": reminder_id, "event": event, "applied": applied, "at": at, "source": source,
+            "detail": json.dumps(detail, default=str) if detail else None})
