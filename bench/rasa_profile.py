@@ -57,6 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--appointments", type=int, default=1000, help="bench appointments (1000)")
     parser.add_argument("--seconds", type=int, default=15, help="how long py-spy samples (15)")
+    parser.add_argument("--process", default="Rasa",
+                        help="the stack's process to sample (Rasa; or e.g. 'action server', 'booking sandbox')")
     parser.add_argument("--raw", type=Path, help="also keep py-spy's samples in this file")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
@@ -94,12 +96,12 @@ def main(argv=None) -> int:
                                      bench_appointments=args.appointments)
     stack.start()
     try:
-        rasa = next(s for s in stack.services if s.name == "Rasa")
+        sampled = next(s for s in stack.services if s.name == args.process)
         settings = settings_for(stack)
         day = next_service_day(bot.foundation.clock.now(settings.timezone).date(), settings.holidays)
         raw = var_dir / "rasa-profile.txt"
         sampler = subprocess.Popen([spy, "record", "--gil", "--nonblocking", "-r", "250", "-d", str(args.seconds),
-                                    "-f", "raw", "-o", str(raw), "-p", str(rasa.process.pid)],
+                                    "-f", "raw", "-o", str(raw), "-p", str(sampled.process.pid)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
 
@@ -113,7 +115,8 @@ def main(argv=None) -> int:
         sampler.wait()
         if args.raw:
             shutil.copy(raw, args.raw)
-        emit({"benchmark": "rasa_profile", "profile": "production", "workers": 1, "sent": sent,
+        emit({"benchmark": "rasa_profile", "profile": "production", "workers": 1, "process": args.process,
+              "sent": sent,
               "sampled_seconds": args.seconds, **shares(raw), "machine": machine()})
         return 0
     finally:
