@@ -120,7 +120,8 @@ def parse_event(body: Any, default_region: str = "ES"):
         recipient = message.recipient or (event.contact or webhook.Contact()).msisdn
         return StatusUpdate(message.id, message.status or "", error.number, error.text,
                             message.updated_at,
-                            recipient=to_e164(str(recipient) if recipient is not None else None, default_region))
+                            recipient=to_e164(str(recipient) if recipient is not None else None, default_region),
+                            template=message.type == "hsm" if message.type else None)
     if event.type != "message.created" or message.direction != "received":
         return None  # our own outbound echoes, conversation events
     raw_sender = message.sender or (event.contact or webhook.Contact()).msisdn

@@ -67,7 +67,7 @@ class VerifiedWebhook:
 
 def webhook_answer(outcomes: Sequence[str]) -> HTTPResponse:
     """The answer to a body whose events were all handled (each "recorded",
-    "handled" or "duplicate")."""
+    "handled", "duplicate" or "ignored")."""
     if not outcomes:
         return response.json({"status": "ignored"})
     if len(outcomes) == 1:
@@ -382,9 +382,18 @@ class WhatsAppInput(InputChannel, abc.ABC):
 
     async def record_status(self, event: StatusUpdate) -> str:
         """Applies a delivery status to the reminders once however often it
-        is delivered: "recorded", or "duplicate" for one already applied. On
-        failure the receipt is forgotten before the error is raised, so the
-        provider's redelivery applies it."""
+        is delivered: "recorded", "duplicate" for one already applied, or
+        "ignored" for a free-form reply's status. On failure the receipt is
+        forgotten before the error is raised, so the provider's redelivery
+        applies it."""
+        if event.template is False:
+            # A free-form reply's status: no reminder or offer is ever one (they
+            # are templates), and a claim interrupted by a crash must not take
+            # it for its own send (bot/reminders/interrupted_sends.py).
+            if event.error_code is not None:
+                self.log.warning("A reply to %s was not delivered: %s (%s)", mask(event.recipient or ""),
+                                 event.error_code, event.error_description)
+            return "ignored"
         # One trip to a thread for the receipt and the status together:
         # three statuses come for every message sent.
         return await in_thread(self._record_status_once, event)

@@ -46,3 +46,6 @@ class StatusUpdate:
     at: Optional[datetime]              # None: use the time it arrived
     pricing: Optional[Pricing] = None   # when the provider says
     recipient: Optional[str] = None     # E.164, when the provider names it
+    # Whether the message was a template (a reminder or an offer is one);
+    # None when the provider does not say.
+    template: Optional[bool] = None

@@ -222,6 +222,29 @@ async def test_a_failed_status_fails_the_reminder_with_its_reason(provider, rece
         states.FAILED, "no_whatsapp_account", provider.no_whatsapp_code)
 
 
+@pytest.mark.parametrize("receiver", [MESSAGEBIRD], indirect=True, ids=["messagebird"])
+async def test_a_free_form_replys_statuses_are_answered_without_touching_the_reminders(receiver, db_url):
+    """Three statuses come for each of the assistant's replies; MessageBird
+    says the message was text, so no reminder can be concerned and nothing
+    is kept. A template's status that matches no reminder yet is kept."""
+    from sqlalchemy import func, select
+
+    from bot.reminders.records import unmatched_statuses
+    store = ReminderStore(db_url)
+
+    def unmatched() -> int:
+        with store.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(unmatched_statuses)).scalar()
+
+    for status in ("sent", "delivered", "read"):
+        body = _messagebird_status("reply-1", status)
+        body["message"]["type"] = "text"
+        assert await receiver.post(MESSAGEBIRD, body) == (200, {"status": "ignored"})
+    assert unmatched() == 0
+    assert await receiver.post(MESSAGEBIRD, _messagebird_status("template-1", "sent")) == (200, {"status": "recorded"})
+    assert unmatched() == 1
+
+
 @pytest.mark.parametrize("receiver", [CLOUD], indirect=True, ids=["whatsapp_cloud"])
 async def test_a_batch_of_cloud_statuses_is_answered_as_the_channel_does_and_keeps_the_pricing(receiver, db_url):
     store = sent_reminder(db_url, "VLD-4", "wamid.out-4")
