@@ -116,12 +116,14 @@ def parse_event(body: Any, default_region: str = "ES"):
     message = event.message
     if event.type == "message.updated" or (message.direction == "sent" and event.type != "message.created"):
         error = message.error or webhook.ErrorInfo()
-        # Sent to `to`; else the conversation's contact, the citizen.
-        recipient = message.recipient or (event.contact or webhook.Contact()).msisdn
+        template = message.type == "hsm" if message.type else None
+        # Sent to `to`; else the conversation's contact, the citizen. Only a
+        # template's status is kept (see StatusUpdate.template), so only its
+        # number is worth parsing.
+        number = message.recipient or (event.contact or webhook.Contact()).msisdn
+        recipient = to_e164(str(number), default_region) if number is not None and template is not False else None
         return StatusUpdate(message.id, message.status or "", error.number, error.text,
-                            message.updated_at,
-                            recipient=to_e164(str(recipient) if recipient is not None else None, default_region),
-                            template=message.type == "hsm" if message.type else None)
+                            message.updated_at, recipient=recipient, template=template)
     if event.type != "message.created" or message.direction != "received":
         return None  # our own outbound echoes, conversation events
     raw_sender = message.sender or (event.contact or webhook.Contact()).msisdn

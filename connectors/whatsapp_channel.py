@@ -391,7 +391,7 @@ class WhatsAppInput(InputChannel, abc.ABC):
             # are templates), and a claim interrupted by a crash must not take
             # it for its own send (bot/reminders/interrupted_sends.py).
             if event.error_code is not None:
-                self.log.warning("A reply to %s was not delivered: %s (%s)", mask(event.recipient or ""),
+                self.log.warning("Reply %s was not delivered: %s (%s)", event.message_id,
                                  event.error_code, event.error_description)
             return "ignored"
         # One trip to a thread for the receipt and the status together:

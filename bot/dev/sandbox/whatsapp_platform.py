@@ -124,7 +124,11 @@ class Simulator:
         message["updatedDatetime"] = now_stamp()
         if status == "failed":
             message["error"] = dict(error or NOT_ON_WHATSAPP)
-        logger.info("message %s to %s: %s", message["id"], mask(message["to"]), status)
+        # Three a message: at debug, but for a failure (the phone page shows them all).
+        if status == "failed":
+            logger.info("message %s to %s: %s", message["id"], mask(message["to"]), status)
+        elif logger.isEnabledFor(logging.DEBUG):
+            logger.debug("message %s to %s: %s", message["id"], mask(message["to"]), status)
 
     # -- citizen side
 
