@@ -1,7 +1,8 @@
-"""A read-through cache of offices and procedures, for the action server.
+"""A read-through cache of offices, procedures and the booking page's link,
+for the action server.
 
-Offices and procedures change rarely, yet every reminder and every answer
-reads them: each read is an HTTP round trip that costs CPU in the action
+They change rarely, yet every reminder and every answer reads them (a
+cancellation gives the booking link): each read is an HTTP round trip that costs CPU in the action
 server and in the booking system. `ReferenceDataCache` answers them from
 memory for `ttl` seconds after a successful answer, so a change to an office
 (its address, its phone) reaches the assistant within the TTL
@@ -26,7 +27,7 @@ DEFAULT_TTL_SECONDS = 300.0
 # keeps a stream of distinct ids from growing the process's memory.
 DEFAULT_MAX_ENTRIES = 2000
 
-T = TypeVar("T", Office, Procedure)
+T = TypeVar("T", Office, Procedure, str)
 _Key = Tuple[str, str]  # (kind, id)
 
 
@@ -47,6 +48,10 @@ class ReferenceDataCache(BookingSystem):
 
     async def get_procedure(self, procedure_id: str) -> Procedure:
         return await self._read(("procedure", procedure_id), self._system.get_procedure)
+
+    async def booking_link(self, language: str) -> str:
+        # The public booking page, given with every cancellation and change.
+        return await self._read(("booking_link", language), self._system.booking_link)
 
     async def _read(self, key: _Key, fetch: Callable[[str], Awaitable[T]]) -> T:
         if not self._ttl:
@@ -89,8 +94,6 @@ class ReferenceDataCache(BookingSystem):
     async def record_attendance(self, appointment_id: str, attended: bool) -> Appointment:
         return await self._system.record_attendance(appointment_id, attended)
 
-    async def booking_link(self, language: str) -> str:
-        return await self._system.booking_link(language)
 
     async def waiting_list(self, office_id: str, procedure_id: str) -> List[WaitingListEntry]:
         return await self._system.waiting_list(office_id, procedure_id)

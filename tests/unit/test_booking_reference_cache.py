@@ -147,15 +147,22 @@ async def test_appointments_and_everything_else_always_ask(booking, clock):
     assert (await cache.get_appointment("a1")).status == BOOKED
     assert (await cache.confirm("a1")).status == CONFIRMED
     assert (await cache.get_appointment("a1")).status == CONFIRMED
-    assert await cache.booking_link("es") == "https://cita.example/es"
     await cache.list_offices()
     await cache.list_offices()
     await cache.upcoming_appointments("+34600000001", date(2026, 3, 2))
     await cache.list_appointments(date(2026, 3, 2), "oac")
-    assert booking.calls == {"get_appointment": 3, "confirm": 1, "booking_link": 1, "list_offices": 2,
+    assert booking.calls == {"get_appointment": 3, "confirm": 1, "list_offices": 2,
                              "upcoming_appointments": 1, "list_appointments": 1}
     await cache.close()
     assert booking.closed
+
+
+async def test_the_booking_link_is_kept_per_language(booking, clock):
+    cache = ReferenceDataCache(booking, ttl=TTL)
+    assert await cache.booking_link("es") == "https://cita.example/es"
+    assert await cache.booking_link("es") == "https://cita.example/es"
+    assert await cache.booking_link("ca") == "https://cita.example/ca"
+    assert booking.calls["booking_link"] == 2
 
 
 async def test_waiting_lists_stay_those_of_the_booking_system(booking):
