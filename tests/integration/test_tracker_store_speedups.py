@@ -103,3 +103,36 @@ async def test_the_same_rows_and_trackers_as_rasas_own_store(store, conversation
 
 async def test_an_unknown_sender_has_no_tracker(store):
     assert await store.retrieve(f"nobody-{uuid.uuid4().hex}") is None
+
+
+def counted_saves(store: SQLTrackerStore) -> List[str]:
+    """The COUNT statements the store runs from now on."""
+    from sqlalchemy import event
+    seen: List[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *args: seen.append(statement) if "count(" in statement else None)
+    return seen
+
+
+async def test_a_tracker_just_loaded_is_saved_without_counting_and_a_second_save_stores_nothing_twice(store):
+    sender = f"twice-{uuid.uuid4().hex}"
+    first, second = turns(1_700_000_000.0)[:2]
+    tracker = DialogueStateTracker(sender, DOMAIN.slots)
+    for event in first:
+        tracker.update(event)
+    counts = counted_saves(store)
+    await store.save(tracker)  # a new tracker: counted, as Rasa does
+    assert len(counts) == 1
+    tracker = await store.retrieve(sender)
+    for event in second[:2]:
+        tracker.update(event)
+    await store.save(tracker)  # just loaded: the events it was loaded with are the stored ones
+    assert len(counts) == 1
+    for event in second[2:]:
+        tracker.update(event)
+    await store.save(tracker)  # saved again: counted
+    assert len(counts) == 2
+    with store.session_scope() as session:
+        stored = session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == sender).count()
+    assert stored == len(first) + len(second)
+    assert [e.as_dict() for e in (await store.retrieve(sender)).events] == [e.as_dict() for e in tracker.events]
