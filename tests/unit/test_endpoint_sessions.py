@@ -97,3 +97,19 @@ async def test_an_error_answer_still_raises_rasas_error():
         assert raised.value.status == 404
     finally:
         await server.stop()
+
+
+async def test_bodies_arrive_as_the_same_json():
+    from rasa.utils.endpoints import EndpointConfig
+
+    server = CountingServer()
+    await server.start()
+    try:
+        endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook")
+        body = {"text": "a quina hora és? 👍 «cita» https://x.cat/a/b", "confidence": 0.9876543210987654,
+                "events": [{"n": i, "t": 1765152345.1234567} for i in range(3)], "none": None,
+                "big": 2 ** 70, "intent_ranking": []}
+        await endpoint.request(json=body)
+        assert server.requests[-1]["body"] == body
+    finally:
+        await server.stop()
