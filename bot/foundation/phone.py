@@ -1,6 +1,7 @@
 """Phone numbers: normalising to E.164, telling mobiles apart, masking for logs."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Optional
 
@@ -28,6 +29,14 @@ def to_e164(raw: Optional[str], region: str = "ES") -> Optional[str]:
     # Provider payloads carry international numbers without the plus.
     if text.isdigit() and len(text) > 9:
         text = "+" + text
+    return _e164(text, region)
+
+
+# Kept: the same few numbers are parsed over and over (each action checks
+# the sender's number several times, each delivery status names one), and
+# parsing one is ~0.1 ms. Bounded, so a flood of new numbers cannot grow it.
+@functools.lru_cache(maxsize=8192)
+def _e164(text: str, region: str) -> Optional[str]:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -47,6 +56,7 @@ def check_for_whatsapp(raw: Optional[str], region: str = "ES") -> PhoneCheck:
     return PhoneCheck(e164, None)
 
 
+@functools.lru_cache(maxsize=8192)
 def mask(number: Optional[str]) -> str:
     """+34612345678 -> +34 6•• ••• •78: enough to tell numbers apart in a log."""
     if not number:
