@@ -9,11 +9,14 @@ import multiprocessing
 import os
 import shutil
 import subprocess
+import threading
 import time
+from collections import deque
 from typing import Iterator, List
 
 import pytest
 import redis
+from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LockError, RedisLockStore
 
 from bot.dev.processes import free_port
@@ -59,23 +62,25 @@ def stores(port: int, cls=AtomicRedisLockStore):
     return cls(port=port), cls(port=port)
 
 
-def test_a_ticket_taken_by_another_process_in_between_is_kept(clean):
+def test_tickets_taken_at_the_same_moment_by_two_processes_are_all_kept(clean):
     first, second = stores(clean)
-    taken_meanwhile: List[int] = []
-    original = first.create_lock
+    start = threading.Barrier(2)
+    taken: List[List[int]] = [[], []]
 
-    # The first process reads the (missing) lock; before it writes, the
-    # second process takes a ticket for the same citizen.
-    def create_lock_while_another_takes_a_ticket(conversation_id):
-        if not taken_meanwhile:
-            taken_meanwhile.append(second.issue_ticket(conversation_id))
-        return original(conversation_id)
+    def take(store, mine: List[int]) -> None:
+        start.wait()
+        for _ in range(60):
+            mine.append(store.issue_ticket(CITIZEN))
 
-    first.create_lock = create_lock_while_another_takes_a_ticket
-    mine = first.issue_ticket(CITIZEN)
-    lock = first.get_lock(CITIZEN)
-    assert sorted(t.number for t in lock.tickets) == sorted([taken_meanwhile[0], mine])
-    assert mine != taken_meanwhile[0]
+    threads = [threading.Thread(target=take, args=(store, mine)) for store, mine in zip((first, second), taken)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    numbers = taken[0] + taken[1]
+    assert sorted(numbers) == list(range(120))  # each number once, none lost
+    assert [t.number for t in first.get_lock(CITIZEN).tickets] == list(range(120))  # kept, in order
+    assert all(a < b for a, b in zip(taken[0], taken[0][1:]))  # each process's own, in order
 
 
 def test_rasas_own_store_loses_that_ticket(clean):
@@ -98,23 +103,49 @@ def test_rasas_own_store_loses_that_ticket(clean):
 
 
 def test_returning_a_ticket_never_deletes_one_issued_in_between(clean):
+    """One process takes and returns tickets without pause (each return
+    deletes the lock when no one waits) while another takes tickets: the
+    other's ticket is always there until it returns it itself."""
     first, second = stores(clean)
-    served = first.issue_ticket(CITIZEN)
-    original = first.red.transaction
-    issued: List[int] = []
+    stop = threading.Event()
+    lost: List[int] = []
 
-    def transaction_with_a_ticket_issued_in_between(func, *keys, **kwargs):
-        def interleaved(pipe):
-            pipe.get(keys[0])
-            if not issued:
-                issued.append(second.issue_ticket(CITIZEN))  # changes the watched key
-            return func(pipe)
-        return original(interleaved, *keys, **kwargs)
+    def churn() -> None:
+        while not stop.is_set():
+            first.cleanup(CITIZEN, first.issue_ticket(CITIZEN))
 
-    first.red.transaction = transaction_with_a_ticket_issued_in_between
-    first.cleanup(CITIZEN, served)
-    lock = second.get_lock(CITIZEN)
-    assert lock is not None and [t.number for t in lock.tickets] == issued
+    churner = threading.Thread(target=churn)
+    churner.start()
+    try:
+        for _ in range(150):
+            mine = second.issue_ticket(CITIZEN)
+            lock = second.get_lock(CITIZEN)
+            if lock is None or mine not in [t.number for t in lock.tickets]:
+                lost.append(mine)
+            second.cleanup(CITIZEN, mine)
+    finally:
+        stop.set()
+        churner.join(30)
+    assert lost == []
+    assert second.get_lock(CITIZEN) is None  # nothing left behind
+
+
+def test_the_lock_is_rasas_json_both_ways_and_expired_tickets_go(clean):
+    """Rasa's own store and this one read each other's locks, so processes
+    can be switched over one at a time; a ticket past its lifetime is dropped."""
+    ours = AtomicRedisLockStore(port=clean)
+    rasas = RedisLockStore(port=clean)
+    lock = TicketLock(CITIZEN, deque([Ticket(0, time.time() - 1), Ticket(1, time.time() + 30)]))
+    rasas.save_lock(lock)  # ticket 0 has expired
+    assert ours.issue_ticket(CITIZEN, 30.0) == 2  # after the live ticket 1; 0 has expired
+    read_by_rasa = rasas.get_lock(CITIZEN)
+    assert [t.number for t in read_by_rasa.tickets] == [1, 2]
+    assert all(t.expires > time.time() + 25 for t in read_by_rasa.tickets)
+    assert read_by_rasa.now_serving == 1 and read_by_rasa.is_locked(2)
+    ours.finish_serving(CITIZEN, 1)
+    assert not rasas.get_lock(CITIZEN).is_locked(2)
+    ours.cleanup(CITIZEN, 2)
+    assert rasas.get_lock(CITIZEN) is None
 
 
 def _handle_messages(port: int, worker: int, start, messages: int) -> None:
