@@ -29,7 +29,14 @@ def apply_to_rasa() -> bool:
     """The speed-ups and the Sanic guard, in the Rasa server's process; False
     (with a warning) when the installed Rasa is not the pinned one."""
     global _rasa_patched
-    from bot.patches import endpoint_sessions, graph_runner, rasa_speedups, sanic_guard, tracker_store_speedups
+    from bot.patches import (
+        endpoint_sessions,
+        gc_freeze,
+        graph_runner,
+        rasa_speedups,
+        sanic_guard,
+        tracker_store_speedups,
+    )
 
     version = installed_rasa()
     if version != PINNED_RASA:
@@ -37,7 +44,7 @@ def apply_to_rasa() -> bool:
                     "(install requirements.txt)", version, PINNED_RASA)
         return False
     _rasa_patched = (rasa_speedups.apply() and tracker_store_speedups.apply() and endpoint_sessions.apply()
-                     and graph_runner.apply() and sanic_guard.apply())
+                     and graph_runner.apply() and gc_freeze.apply() and sanic_guard.apply())
     return _rasa_patched
 
 

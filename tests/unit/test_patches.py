@@ -65,3 +65,22 @@ def test_the_channel_warns_when_rasa_started_unpatched(monkeypatch, caplog):
         assert "python -m bot.apps.rasa_server" not in caplog.text  # the status receiver builds it too
         channel.blueprint(lambda message: None)  # only Rasa mounts it
     assert "python -m bot.apps.rasa_server" in caplog.text
+
+
+async def test_the_rasa_server_freezes_what_it_holds_once_the_model_is_loaded():
+    import gc
+
+    from bot.patches import gc_freeze
+
+    async def load(*args, **kwargs):
+        return ("agent", args, kwargs)
+
+    try:
+        assert await gc_freeze._frozen_after(load)(1, app="x") == ("agent", (1,), {"app": "x"})
+        assert gc.get_freeze_count() > 1000  # this test process's modules, at least
+    finally:
+        gc.unfreeze()
+    # The server's loader is the one wrapped: Rasa calls it in each worker once the model is in.
+    import rasa.core.run
+    assert gc_freeze.apply()
+    assert rasa.core.run.load_agent_on_start.__wrapped__ is gc_freeze.ORIGINAL["load_agent_on_start"]
