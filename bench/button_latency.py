@@ -210,7 +210,9 @@ async def run(args: argparse.Namespace) -> dict:
         settings = settings_for(stack)
         service_day = await send_reminders(stack, settings)
         timeout = aiohttp.ClientTimeout(total=30)
-        connector = aiohttp.TCPConnector(limit=args.conversations + WARMUP_CONVERSATIONS)
+        # Each webhook on a new connection, as nginx sends them to Rasa
+        # (deploy/nginx/recorda.conf keeps no connection to its workers).
+        connector = aiohttp.TCPConnector(limit=args.conversations + WARMUP_CONVERSATIONS, force_close=True)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             everyone = await conversations_for(session, stack, settings, service_day,
                                                args.conversations + WARMUP_CONVERSATIONS)

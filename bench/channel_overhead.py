@@ -123,7 +123,9 @@ async def run(args: argparse.Namespace) -> dict:
     with bench_stack(0, args.status_delays, args.keep_var, profile=args.profile, workers=args.workers,
                      rest_channel=True) as stack:
         timeout = aiohttp.ClientTimeout(total=60)
-        connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
+        # Each request on a new connection, for both channels, as nginx sends
+        # webhooks to Rasa (deploy/nginx/recorda.conf keeps none to its workers).
+        connector = aiohttp.TCPConnector(limit=args.concurrency * 2, force_close=True)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             senders = {channel: Sender(session, stack, channel) for channel in CHANNELS}
             # Warm-up: each channel's first messages load what Rasa loads lazily.

@@ -252,7 +252,11 @@ async def run_job(settings: Settings, booking: BookingSystem, service_day: date,
     if trigger is not None:
         await send_all(store, planned, trigger, rate, concurrency, summary, tick)
         return summary
-    connector = aiohttp.TCPConnector(limit=concurrency)
+    # A new connection for each trigger: Rasa's Sanic workers share one
+    # listening socket, and a kept-alive connection stays with the worker that
+    # accepted it, so a handful of kept connections can all land on one worker
+    # while the others idle. A new one is accepted by a worker that is free.
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=True)
     async with aiohttp.ClientSession(connector=connector) as session:
         await send_all(store, planned, rasa_trigger(session, settings), rate, concurrency, summary, tick)
     return summary
