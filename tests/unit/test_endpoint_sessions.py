@@ -46,25 +46,29 @@ class CountingServer:
         await self.runner.cleanup()
 
 
-async def test_calls_to_one_endpoint_share_one_connection_with_rasas_settings():
+@pytest.fixture
+async def server():
+    """A started CountingServer, stopped after the test."""
+    started = CountingServer()
+    await started.start()
+    yield started
+    await started.stop()
+
+
+async def test_calls_to_one_endpoint_share_one_connection_with_rasas_settings(server):
     from rasa.utils.endpoints import EndpointConfig
 
-    server = CountingServer()
-    await server.start()
-    try:
-        endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook", headers={"X-Town": "Vic"},
-                                  basic_auth={"username": "rasa", "password": "secret"}, token="t0k")
-        answers = [await endpoint.request(json={"i": i}, method="post") for i in range(5)]
-        assert [a["n"] for a in answers] == [1, 2, 3, 4, 5]
-        assert server.connections == 1
-        assert [r["body"] for r in server.requests] == [{"i": i} for i in range(5)]
-        assert all(r["header"] == "Vic" and r["token"] == "t0k" and r["auth"].startswith("Basic ")
-                   for r in server.requests)
-        # Calls at the same moment each get a connection, then they are reused.
-        await asyncio.gather(*(endpoint.request(json={"i": i}) for i in range(3)))
-        assert server.connections <= 3 and len(server.requests) == 8
-    finally:
-        await server.stop()
+    endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook", headers={"X-Town": "Vic"},
+                              basic_auth={"username": "rasa", "password": "secret"}, token="t0k")
+    answers = [await endpoint.request(json={"i": i}, method="post") for i in range(5)]
+    assert [a["n"] for a in answers] == [1, 2, 3, 4, 5]
+    assert server.connections == 1
+    assert [r["body"] for r in server.requests] == [{"i": i} for i in range(5)]
+    assert all(r["header"] == "Vic" and r["token"] == "t0k" and r["auth"].startswith("Basic ")
+               for r in server.requests)
+    # Calls at the same moment each get a connection, then they are reused.
+    await asyncio.gather(*(endpoint.request(json={"i": i}) for i in range(3)))
+    assert server.connections <= 3 and len(server.requests) == 8
 
 
 async def test_a_restarted_server_is_reached_again():
@@ -85,31 +89,21 @@ async def test_a_restarted_server_is_reached_again():
         await again.stop()
 
 
-async def test_an_error_answer_still_raises_rasas_error():
+async def test_an_error_answer_still_raises_rasas_error(server):
     from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
-    server = CountingServer()
-    await server.start()
-    try:
-        endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/no-such-path")
-        with pytest.raises(ClientResponseError) as raised:
-            await endpoint.request(json={})
-        assert raised.value.status == 404
-    finally:
-        await server.stop()
+    endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/no-such-path")
+    with pytest.raises(ClientResponseError) as raised:
+        await endpoint.request(json={})
+    assert raised.value.status == 404
 
 
-async def test_bodies_arrive_as_the_same_json():
+async def test_bodies_arrive_as_the_same_json(server):
     from rasa.utils.endpoints import EndpointConfig
 
-    server = CountingServer()
-    await server.start()
-    try:
-        endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook")
-        body = {"text": "a quina hora és? 👍 «cita» https://x.cat/a/b", "confidence": 0.9876543210987654,
-                "events": [{"n": i, "t": 1765152345.1234567} for i in range(3)], "none": None,
-                "big": 2 ** 70, "intent_ranking": []}
-        await endpoint.request(json=body)
-        assert server.requests[-1]["body"] == body
-    finally:
-        await server.stop()
+    endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook")
+    body = {"text": "a quina hora és? 👍 «cita» https://x.cat/a/b", "confidence": 0.9876543210987654,
+            "events": [{"n": i, "t": 1765152345.1234567} for i in range(3)], "none": None,
+            "big": 2 ** 70, "intent_ranking": []}
+    await endpoint.request(json=body)
+    assert server.requests[-1]["body"] == body
