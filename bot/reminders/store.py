@@ -54,12 +54,6 @@ class ReminderStore:
             row = conn.execute(statements.BY_APPOINTMENT, {"b_appointment": appointment_id}).first()
         return Reminder.from_row(row) if row else None
 
-    def by_provider_message(self, message_id: str) -> Optional[Reminder]:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(reminders).where(
-                reminders.c.provider_message_id == message_id)).first()
-        return Reminder.from_row(row) if row else None
-
     def for_day(self, service_date: date) -> List[Reminder]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(reminders).where(
@@ -235,9 +229,9 @@ class ReminderStore:
                 return False
             window = for_office(row.office_id).touch(row.touch).reply_window
             detail = {"message_id": provider_message_id, **({"touch": row.touch} if row.touch else {})}
-            moved = self._move(conn, row, states.SENT, at, "connector", detail,
-                               extra={"provider_message_id": provider_message_id, "sent_at": at,
-                                      "window_closes_at": at + window})
+            moved, _ = self._apply(conn, row, states.SENT, at, "connector", detail,
+                                   extra={"provider_message_id": provider_message_id, "sent_at": at,
+                                          "window_closes_at": at + window})
             early = conn.execute(statements.ANY_UNMATCHED, {"b_message": provider_message_id}).first()
         if early is not None:
             self._replay_unmatched(provider_message_id)
@@ -356,18 +350,13 @@ class ReminderStore:
     def _locked_row(conn, appointment_id: str):
         return conn.execute(statements.LOCKED_BY_APPOINTMENT, {"b_appointment": appointment_id}).first()
 
-    def _move(self, conn, row, target: str, at: datetime, source: str, detail: Optional[dict],
-              reason: Optional[str] = None, error_code: Optional[int] = None,
-              extra: Optional[dict] = None) -> bool:
-        """Within a transaction: applies `target` to `row` if allowed, with
-        `extra` column values either way, and records the event."""
-        return self._apply(conn, row, target, at, source, detail, reason, error_code, extra)[0]
-
     def _apply(self, conn, row, target: str, at: datetime, source: str, detail: Optional[dict],
                reason: Optional[str] = None, error_code: Optional[int] = None,
                extra: Optional[dict] = None) -> Tuple[bool, Optional[Reminder]]:
-        """_move's work: whether `target` was applied, and the reminder as it
-        now is (None when another writer changed it first: read it again)."""
+        """Within a transaction: applies `target` to `row` if allowed, with
+        `extra` column values either way, and records the event. Returns
+        whether `target` was applied, and the reminder as it now is (None
+        when another writer changed it first: read it again)."""
         new_state = states.next_state(row.state, target)
         values = dict(extra or {})
         if new_state is not None:
