@@ -48,6 +48,7 @@ from bot.foundation.health import database_check
 from bot.foundation.operations_routes import add_operations_routes
 from bot.foundation.settings import Settings, check_whatsapp_channel
 from bot.messaging.inbound import InboundMessage, StatusUpdate
+from bot.messaging.rasa_client import rasa_session
 from connectors.messagebird import MessageBirdInput
 from connectors.webhook_operations import note_message_handed_over, timed_webhook
 from connectors.whatsapp_channel import VerifiedWebhook, WhatsAppInput, webhook_answer
@@ -142,7 +143,7 @@ def create_app(channel: WhatsAppInput, rasa_url: str, name: str = "recorda_statu
 
     @app.before_server_start
     async def open_session(app: Sanic, _loop) -> None:
-        app.ctx.session = aiohttp.ClientSession(timeout=handover_timeout)
+        app.ctx.session = rasa_session(timeout=handover_timeout)
 
     @app.after_server_stop
     async def close_session(app: Sanic, _loop) -> None:

@@ -39,7 +39,7 @@ from bot.console.retention import purge
 from bot.foundation.aio import in_thread
 from bot.foundation.health import database_check
 from bot.foundation.settings import Settings
-from bot.messaging.rasa_client import trigger_intent
+from bot.messaging.rasa_client import rasa_session, trigger_intent
 from bot.offers.offer_round import OfferRound, SendOffer
 from bot.offers.store import Offer, OfferStore
 from bot.reminders.sms_fallback import SmsFallback, SmsOutcomeNotifier, is_sms_sender
@@ -170,7 +170,7 @@ async def main(interval: float, port: Optional[int] = None, host: str = "127.0.0
         log.info("Worker's /health, /ready and /metrics on http://%s:%d", host, port)
     booking = booking_system_from_settings(settings)
     fallback, sms_notifier = sms_services(settings, booking)
-    async with aiohttp.ClientSession() as session:
+    async with rasa_session() as session:
         outbox = OutboxWorker(BookingOutbox(settings.db_url), booking,
                               outcome_notifier(session, settings, sms_notifier))
         offers = OfferRound(OfferStore(settings.db_url), ReminderStore(settings.db_url), booking,

@@ -15,6 +15,17 @@ class RasaUnavailable(Exception):
     """Rasa could not be reached or failed; the caller may retry."""
 
 
+def rasa_session(limit: int = 100, **session_options: Any) -> aiohttp.ClientSession:
+    """A client session for Rasa that opens a new connection for each request.
+    Rasa's Sanic workers share one listening socket, and a kept-alive
+    connection stays with the worker that accepted it, so a handful of kept
+    connections can all land on one worker while the others idle (half the
+    2-worker tap runs of bench/README.md). A new one is accepted by a worker
+    that is free, at the cost of a local TCP handshake."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit, force_close=True),
+                                 **session_options)
+
+
 async def trigger_intent(session: aiohttp.ClientSession, rasa_url: str, token: str,
                          conversation_id: str, intent: str, entities: Dict[str, Any],
                          output_channel: str,

@@ -30,7 +30,7 @@ from bot.foundation import clock
 from bot.foundation.aio import in_thread
 from bot.foundation.phone import check_for_whatsapp
 from bot.foundation.settings import Settings
-from bot.messaging.rasa_client import RasaUnavailable, trigger_intent
+from bot.messaging.rasa_client import RasaUnavailable, rasa_session, trigger_intent
 from bot.offices.service_days import service_days_after
 from bot.offices.settings import Touch, all_touches, for_office
 from bot.reminders import states
@@ -252,12 +252,7 @@ async def run_job(settings: Settings, booking: BookingSystem, service_day: date,
     if trigger is not None:
         await send_all(store, planned, trigger, rate, concurrency, summary, tick)
         return summary
-    # A new connection for each trigger: Rasa's Sanic workers share one
-    # listening socket, and a kept-alive connection stays with the worker that
-    # accepted it, so a handful of kept connections can all land on one worker
-    # while the others idle. A new one is accepted by a worker that is free.
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=True)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with rasa_session(limit=concurrency) as session:
         await send_all(store, planned, rasa_trigger(session, settings), rate, concurrency, summary, tick)
     return summary
 
