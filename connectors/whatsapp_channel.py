@@ -383,9 +383,8 @@ class WhatsAppInput(InputChannel, abc.ABC):
     async def record_status(self, event: StatusUpdate) -> str:
         """Applies a delivery status to the reminders once however often it
         is delivered: "recorded", "duplicate" for one already applied, or
-        "ignored" for a free-form reply's status. On failure the receipt is
-        forgotten before the error is raised, so the provider's redelivery
-        applies it."""
+        "ignored" for a free-form reply's status. On failure neither the
+        receipt nor the status is kept, so the provider's redelivery applies it."""
         if event.template is False:
             # A free-form reply's status: no reminder or offer is ever one (they
             # are templates), and a claim interrupted by a crash must not take
@@ -394,21 +393,26 @@ class WhatsAppInput(InputChannel, abc.ABC):
                 self.log.warning("Reply %s was not delivered: %s (%s)", event.message_id,
                                  event.error_code, event.error_description)
             return "ignored"
-        # One trip to a thread for the receipt and the status together:
-        # three statuses come for every message sent.
+        # One trip to a thread and one transaction for the receipt and the
+        # status together: three statuses come for every message sent.
         return await in_thread(self._record_status_once, event)
 
     def _record_status_once(self, event: StatusUpdate) -> str:
+        """The receipt and the status in one transaction: a failure leaves
+        neither, and the provider's redelivery applies it."""
         key = f"status:{event.message_id}:{event.status}"
-        if self.receipts is not None and not self.receipts.first_time(key):
-            self.log.info("Duplicate webhook %s ignored", key)
-            return "duplicate"
-        try:
-            self._record_status(event)
-        except Exception:
-            if self.receipts is not None:
-                self.receipts.forget(key)
-            raise
+        store = self.receipts or self.reminders
+        if store is None:
+            return "recorded"
+        with store.engine.begin() as conn:
+            if self.receipts is not None and not self.receipts.record(conn, key):
+                self.log.info("Duplicate webhook %s ignored", key)
+                return "duplicate"
+            if self.reminders is not None:
+                pricing = asdict(event.pricing) if event.pricing is not None else None
+                self.reminders.record_provider_status(
+                    conn, event.message_id, event.status, event.at, event.error_code,
+                    reason_for_error(event.error_code), pricing, event.recipient)
         return "recorded"
 
     async def _handle_event(self, event: Event, on_new_message: OnNewMessage) -> Optional[str]:
@@ -466,10 +470,3 @@ class WhatsAppInput(InputChannel, abc.ABC):
         return {**event.metadata, "kind": event.kind,
                 channel_seal.METADATA_KEY: channel_seal.seal(
                     self.seal_secret, self.name(), event.sender, event.message_id, event.kind, event.text)}
-
-    def _record_status(self, event: StatusUpdate) -> None:
-        if self.reminders is None:
-            return
-        pricing = asdict(event.pricing) if event.pricing is not None else None
-        self.reminders.apply_provider_status(event.message_id, event.status, event.at, event.error_code,
-                                             reason_for_error(event.error_code), pricing, event.recipient)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.foundation import metrics
@@ -301,38 +302,57 @@ class ReminderStore:
         message. `pricing` (what the provider says the message costs) is kept
         in the event's detail for the cost figures; `recipient` (E.164) with
         a status no reminder matches yet."""
-        from bot.reminders.provider_status import state_for_status
-        at = as_utc(at or _now())
         # One transaction, whatever the message turns out to be: three
         # statuses come for every message the assistant sends.
         with self.engine.begin() as conn:
-            row = conn.execute(statements.LOCKED_BY_MESSAGE, {"b_message": provider_message_id}).first()
-            if row is None:
-                earlier = conn.execute(statements.EARLIER_MESSAGE, {"b_message": provider_message_id}).first()
-                if earlier is not None:
-                    # An earlier touch's message: kept in the history, applied to
-                    # nothing (the reminder has moved on).
-                    self._add_event(conn, earlier.reminder_id, f"earlier:{status}"[:24], False, at, "provider",
-                                    {"status": status, "code": error_code, "touch": earlier.touch,
-                                     "message_id": provider_message_id})
-                else:
-                    conn.execute(statements.ADD_UNMATCHED, {
-                        "message_id": provider_message_id, "status": status, "error_code": error_code,
-                        "reason": reason, "at": at, "recipient": recipient})
-                return None
-            target = state_for_status(status)
-            detail: Dict[str, Any] = {"status": status, "code": error_code}
-            if pricing:
-                detail["pricing"] = pricing
-            if target is None:
-                log.info("Unknown provider status %r for message %s; recorded, not applied",
-                         status, provider_message_id)
-                self._add_event(conn, row.id, f"status:{status}"[:24], False, at, "provider", detail)
-                return Reminder.from_row(row)
-            failed = target == states.FAILED
-            _, after = self._apply(conn, row, target, at, "provider", detail,
-                                   reason if failed else None, error_code if failed else None)
+            row, after = self._provider_status(conn, provider_message_id, status, at, error_code, reason,
+                                               pricing, recipient)
+        if row is None:
+            return None
         return after if after is not None else self.get(row.appointment_id)
+
+    def record_provider_status(self, conn: Connection, provider_message_id: str, status: str,
+                               at: Optional[datetime] = None, error_code: Optional[int] = None,
+                               reason: Optional[str] = None, pricing: Optional[dict] = None,
+                               recipient: Optional[str] = None) -> None:
+        """apply_provider_status within the caller's transaction on this
+        store's database (the status receiver's, with the webhook's receipt)."""
+        self._provider_status(conn, provider_message_id, status, at, error_code, reason, pricing, recipient)
+
+    def _provider_status(self, conn: Connection, provider_message_id: str, status: str,
+                         at: Optional[datetime], error_code: Optional[int], reason: Optional[str],
+                         pricing: Optional[dict], recipient: Optional[str]) -> Tuple[Any, Optional[Reminder]]:
+        """The reminder's row (None when no reminder has that message) and
+        the reminder as it now is (None: read it again)."""
+        from bot.reminders.provider_status import state_for_status
+        at = as_utc(at or _now())
+        row = conn.execute(statements.LOCKED_BY_MESSAGE, {"b_message": provider_message_id}).first()
+        if row is None:
+            earlier = conn.execute(statements.EARLIER_MESSAGE, {"b_message": provider_message_id}).first()
+            if earlier is not None:
+                # An earlier touch's message: kept in the history, applied to
+                # nothing (the reminder has moved on).
+                self._add_event(conn, earlier.reminder_id, f"earlier:{status}"[:24], False, at, "provider",
+                                {"status": status, "code": error_code, "touch": earlier.touch,
+                                 "message_id": provider_message_id})
+            else:
+                conn.execute(statements.ADD_UNMATCHED, {
+                    "message_id": provider_message_id, "status": status, "error_code": error_code,
+                    "reason": reason, "at": at, "recipient": recipient})
+            return None, None
+        target = state_for_status(status)
+        detail: Dict[str, Any] = {"status": status, "code": error_code}
+        if pricing:
+            detail["pricing"] = pricing
+        if target is None:
+            log.info("Unknown provider status %r for message %s; recorded, not applied",
+                     status, provider_message_id)
+            self._add_event(conn, row.id, f"status:{status}"[:24], False, at, "provider", detail)
+            return row, Reminder.from_row(row)
+        failed = target == states.FAILED
+        _, after = self._apply(conn, row, target, at, "provider", detail,
+                               reason if failed else None, error_code if failed else None)
+        return row, after
 
     def transition(self, appointment_id: str, target: str, at: datetime, source: str,
                    detail: Optional[dict] = None, reason: Optional[str] = None,

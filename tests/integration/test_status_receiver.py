@@ -261,13 +261,14 @@ async def test_a_batch_of_cloud_statuses_is_answered_as_the_channel_does_and_kee
 async def test_a_status_that_could_not_be_recorded_is_recorded_on_redelivery(provider, receiver, db_url, monkeypatch):
     store = sent_reminder(db_url, "VLD-5", "out-5")
     reminders = receiver.channel.reminders
-    apply = reminders.apply_provider_status
+    record = reminders.record_provider_status
 
     def database_gone_once(*args, **kwargs):
-        monkeypatch.setattr(reminders, "apply_provider_status", apply)
+        # After the receipt, in the same transaction: both are undone.
+        monkeypatch.setattr(reminders, "record_provider_status", record)
         raise ConnectionError("database unreachable")
 
-    monkeypatch.setattr(reminders, "apply_provider_status", database_gone_once)
+    monkeypatch.setattr(reminders, "record_provider_status", database_gone_once)
     body = provider.status_body("out-5", "delivered")
     assert await receiver.post(provider, body) == (500, {"error": "could not record the status"})
     assert store.get("VLD-5").state == states.SENT
