@@ -10,13 +10,25 @@ once every reply was accepted by the simulator's `POST /v1/send`). The
 simulator sends the delivery statuses of every reply (sent, delivered, read,
 `--status-delays`) as in production: to Recorda's status receiver, not to
 Rasa. Rounds alternate the two channels (`--rounds`, 2) so that drift on the
-machine falls on both; each round uses new citizens.
+machine falls on both; each round uses new citizens. After each round the
+benchmark waits for the round's last statuses (`--status-delays`' longest,
+then until no more come) before the next one, so that every status is
+counted, in CPU, with the round of the message it reports on, and none
+lands in a round of the other channel.
 
     python -m bench.channel_overhead [--messages 200] [--concurrency 20] [--rounds 2]
         [--profile embedded|production] [--workers N]
 
 Prints one JSON object on stdout: messages per second and latency per
-channel, and `ratio_messages_per_second` (ours / REST; target >= 0.9).
+channel, and `ratio_messages_per_second` (ours / REST; target >= 0.9). And
+where the difference goes: each channel's CPU milliseconds a message, per
+process of the stack, its waiting for the statuses included
+(`cpu_ms_per_message`); their difference per process
+(`connector_cpu_ms_per_message`); the provider calls and status webhooks a
+message of our channel brings (`provider_sends_per_message`,
+`status_webhooks_per_message`); and `cpu_ratio`, REST's CPU a message over
+ours: on a machine whose cores are all busy, the ratio of messages per
+second cannot be above it.
 """
 from __future__ import annotations
 
@@ -119,6 +131,29 @@ async def status_webhooks(session: aiohttp.ClientSession, stack) -> int:
     return sum(1 for entry in log_ if entry.get("type") in ("message.updated", "status"))
 
 
+async def provider_sends(session: aiohttp.ClientSession, stack) -> int:
+    """The messages Recorda has sent through the simulator so far."""
+    async with session.get(f"{stack.simulator_url}/sim/messages") as resp:
+        messages = await resp.json()
+    return sum(1 for message in messages if message.get("direction") == "sent")
+
+
+async def statuses_settled(session: aiohttp.ClientSession, stack, status_delays: str,
+                           quiet: float = 0.5, limit: float = 30.0) -> int:
+    """Waits out the latest status of the round's last reply, then until no
+    status webhook has come for `quiet` seconds; the status webhooks so far."""
+    await asyncio.sleep(max(float(d) for d in status_delays.split(",")) + quiet)
+    count, waited = await status_webhooks(session, stack), 0.0
+    while waited < limit:
+        await asyncio.sleep(quiet)
+        waited += quiet
+        now = await status_webhooks(session, stack)
+        if now == count:
+            break
+        count = now
+    return count
+
+
 async def run(args: argparse.Namespace) -> dict:
     with bench_stack(0, args.status_delays, args.keep_var, profile=args.profile, workers=args.workers,
                      rest_channel=True) as stack:
@@ -131,18 +166,24 @@ async def run(args: argparse.Namespace) -> dict:
             # Warm-up: each channel's first messages load what Rasa loads lazily.
             for channel in CHANNELS:
                 await one_round(senders[channel], 20, 4, first_number=9_000_000 + 100 * CHANNELS.index(channel))
+            await statuses_settled(session, stack, args.status_delays)
             rounds: List[Dict] = []
             cpu: Dict[str, Dict[str, float]] = {channel: {} for channel in CHANNELS}
             for number in range(args.rounds):
                 order = CHANNELS if number % 2 == 0 else tuple(reversed(CHANNELS))
                 for channel in order:
-                    before_cpu = cpu_snapshot(stack)
                     before_statuses = await status_webhooks(session, stack)
+                    before_sends = await provider_sends(session, stack)
+                    before_cpu = cpu_snapshot(stack)
                     figures = await one_round(senders[channel], args.messages, args.concurrency,
                                               first_number=1_000_000 * (number + 1) + 10_000 * CHANNELS.index(channel))
+                    during = await status_webhooks(session, stack)
+                    settled = await statuses_settled(session, stack, args.status_delays)
                     for name, seconds in cpu_delta(before_cpu, cpu_snapshot(stack)).items():
                         cpu[channel][name] = round(cpu[channel].get(name, 0.0) + seconds, 2)
-                    figures["status_webhooks_during_round"] = await status_webhooks(session, stack) - before_statuses
+                    figures["status_webhooks_during_round"] = during - before_statuses
+                    figures["status_webhooks_after_round"] = settled - during
+                    figures["provider_sends"] = await provider_sends(session, stack) - before_sends
                     log.info("round %d, %s: %.1f messages/s, p95 %s ms, %d errors", number + 1, channel,
                              figures["messages_per_second"] or 0, figures["latency"]["p95_ms"], figures["errors"])
                     rounds.append({"round": number + 1, "channel": channel, **figures})
@@ -151,17 +192,23 @@ async def run(args: argparse.Namespace) -> dict:
         mine = [r for r in rounds if r["channel"] == channel]
         answered = sum(r["answered"] for r in mine)
         seconds = sum(r["seconds"] for r in mine)
+        statuses = sum(r["status_webhooks_during_round"] + r["status_webhooks_after_round"] for r in mine)
+        sends = sum(r["provider_sends"] for r in mine)
         per_channel[channel] = {
             "messages_per_second": round(answered / seconds, 1) if seconds else None,
             "latency": summary_ms([x for r in mine for x in r["_latencies"]]),
             "errors": sum(r["errors"] for r in mine),
-            "status_webhooks": sum(r["status_webhooks_during_round"] for r in mine),
+            "status_webhooks": statuses,
+            "status_webhooks_per_message": round(statuses / answered, 2) if answered else None,
+            "provider_sends_per_message": round(sends / answered, 2) if answered else None,
             "cpu_seconds": cpu[channel],
+            "cpu_ms_per_message": per_message_ms(cpu[channel], answered),
         }
     for r in rounds:
         del r["_latencies"]
     rest, ours = per_channel["rest"]["messages_per_second"], per_channel["whatsapp"]["messages_per_second"]
     ratio = round(ours / rest, 3) if rest and ours else None
+    rest_cpu, our_cpu = per_channel["rest"]["cpu_ms_per_message"], per_channel["whatsapp"]["cpu_ms_per_message"]
     return {
         "benchmark": "channel_overhead",
         **profile_figures(args),
@@ -172,11 +219,26 @@ async def run(args: argparse.Namespace) -> dict:
         "rest": per_channel["rest"],
         "whatsapp": per_channel["whatsapp"],
         "ratio_messages_per_second": ratio,
+        "connector_cpu_ms_per_message": {name: round(our_cpu[name] - rest_cpu.get(name, 0.0), 2)
+                                         for name in our_cpu},
+        "cpu_ratio": round(rest_cpu[TOTAL] / our_cpu[TOTAL], 3) if our_cpu.get(TOTAL) else None,
         "target_ratio": TARGET_RATIO,
         "meets_target": ratio is not None and ratio >= TARGET_RATIO,
         "per_round": rounds,
         "machine": machine(),
     }
+
+
+TOTAL = "all processes"
+
+
+def per_message_ms(cpu_seconds: Dict[str, float], messages: int) -> Dict[str, float]:
+    """CPU milliseconds a message, per process and for all of them."""
+    if not messages:
+        return {}
+    figures = {name: round(1000 * seconds / messages, 2) for name, seconds in cpu_seconds.items()}
+    figures[TOTAL] = round(1000 * sum(cpu_seconds.values()) / messages, 2)
+    return figures
 
 
 def _passed(result: dict) -> bool:
