@@ -287,6 +287,11 @@ class WhatsAppInput(InputChannel, abc.ABC):
         self.reminders = output.reminders
         self.receipts = WebhookReceipts(db_url) if db_url else None
         output.offers = OfferStore(db_url) if db_url else None
+        if self.receipts is not None and self.reminders is not None \
+                and self.receipts.engine is not self.reminders.engine:
+            # A status and its receipt are written in one transaction (_record_status_once).
+            raise ValueError(f"{self.provider} channel: the reminders and the webhook receipts "
+                             "must be in the same database")
 
     # --- provider -------------------------------------------------------------------
     @abc.abstractmethod
