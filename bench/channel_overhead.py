@@ -221,7 +221,8 @@ async def run(args: argparse.Namespace) -> dict:
         "ratio_messages_per_second": ratio,
         "connector_cpu_ms_per_message": {name: round(our_cpu[name] - rest_cpu.get(name, 0.0), 2)
                                          for name in our_cpu},
-        "cpu_ratio": round(rest_cpu[TOTAL] / our_cpu[TOTAL], 3) if our_cpu.get(TOTAL) else None,
+        "cpu_ratio": (round(rest_cpu[TOTAL] / our_cpu[TOTAL], 3)
+                      if rest_cpu.get(TOTAL) and our_cpu.get(TOTAL) else None),
         "target_ratio": TARGET_RATIO,
         "meets_target": ratio is not None and ratio >= TARGET_RATIO,
         "per_round": rounds,
