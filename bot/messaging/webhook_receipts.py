@@ -2,7 +2,8 @@
 delivered twice (providers deliver at least once) has the effect of one."""
 from __future__ import annotations
 
-from typing import Any, Dict
+import functools
+from typing import Any
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete
 from sqlalchemy.engine import Connection
@@ -21,6 +22,10 @@ webhook_receipts = Table(
 )
 
 
+# Built once per database kind: one receipt for every webhook, and a
+# statement built for each cost more CPU than its INSERT
+# (bot/reminders/statements.py says more).
+@functools.lru_cache(maxsize=None)
 def _insert_if_new(dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING in the two databases Recorda runs
     on: a duplicate is then a row count of 0, not an error that would end a
@@ -35,19 +40,10 @@ def _insert_if_new(dialect: str) -> Any:
     return insert(webhook_receipts).on_conflict_do_nothing(index_elements=["key"])
 
 
-# Built once per database kind: one receipt for every webhook, and a
-# statement built for each cost more CPU than its INSERT
-# (bot/reminders/statements.py says more).
-_RECORD: Dict[str, Any] = {}
-
-
 class WebhookReceipts:
     def __init__(self, db_url: str):
         self.engine = engine_with_tables(db_url, SCHEMA)
-        dialect = self.engine.dialect.name
-        if dialect not in _RECORD:
-            _RECORD[dialect] = _insert_if_new(dialect)
-        self._record = _RECORD[dialect]
+        self._record = _insert_if_new(self.engine.dialect.name)
 
     def first_time(self, key: str) -> bool:
         """Records `key`; False when it was already recorded (a duplicate)."""
