@@ -22,10 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Callable, Dict
 
 import aiohttp
@@ -39,6 +40,7 @@ from bench._common import (
     profile_figures,
     run_benchmark,
 )
+from bot.dev import processes
 from bot.dev.processes import free_port
 from bot.dev.stack import SANDBOX_SIGNING_KEY
 from connectors.messagebird_signature import sign_webhook
@@ -93,22 +95,6 @@ async def measure(url: str, server_pid: int, requests: int, new_connection: bool
     return {"server_cpu_us": round(1e6 * server / requests), "client_cpu_us": round(1e6 * client / requests)}
 
 
-async def answering(url: str, timeout: float = 30.0) -> None:
-    """Waits until `url` answers a POST."""
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.post(url, data=b"{}") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-            await asyncio.sleep(0.2)
-
-
 def serve_bare(port: int) -> None:
     """A route that answers a POST and does nothing else (Sanic as Rasa ships it)."""
     from sanic import Sanic, response
@@ -118,6 +104,10 @@ def serve_bare(port: int) -> None:
     @app.post("/webhook")
     async def webhook(_request):
         return response.json({"status": "ignored"})
+
+    @app.get("/health")
+    async def health(_request):
+        return response.json({"status": "ok"})
 
     app.run(host="127.0.0.1", port=port, access_log=False)
 
@@ -134,18 +124,18 @@ async def run(args: argparse.Namespace) -> dict:
         cases["template status, kept connection"] = await measure(
             url, receiver, args.requests, False, lambda: status_body("hsm"))
     port = free_port()
-    bare = subprocess.Popen([sys.executable, "-m", "bench.webhook_cost", "--serve-bare", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        bare_url = f"http://127.0.0.1:{port}/webhook"
-        await answering(bare_url)
-        cases["bare Sanic route, kept connection"] = await measure(
-            bare_url, bare.pid, args.requests, False, lambda: status_body("text"))
-        cases["bare Sanic route, new connection each"] = await measure(
-            bare_url, bare.pid, args.requests, True, lambda: status_body("text"))
-    finally:
-        bare.terminate()
-        bare.wait(10)
+    with tempfile.TemporaryDirectory(prefix="recorda-bench-") as logs:
+        bare = processes.start("bare Sanic route", [sys.executable, "-m", "bench.webhook_cost", "--serve-bare",
+                                                    str(port)], Path(logs) / "bare-route.log")
+        try:
+            await asyncio.to_thread(processes.wait_healthy, bare, f"http://127.0.0.1:{port}/health", 30.0)
+            bare_url = f"http://127.0.0.1:{port}/webhook"
+            cases["bare Sanic route, kept connection"] = await measure(
+                bare_url, bare.pid, args.requests, False, lambda: status_body("text"))
+            cases["bare Sanic route, new connection each"] = await measure(
+                bare_url, bare.pid, args.requests, True, lambda: status_body("text"))
+        finally:
+            processes.stop(bare.process)
     return {"benchmark": "webhook_cost", **profile_figures(args), "requests": args.requests,
             "cpu_us_per_webhook": cases, "machine": machine()}
 
